@@ -1,3 +1,5 @@
 module github.com/kata-riscv64/kata-riscv64
 
 go 1.26.8
+
+require github.com/opencontainers/runtime-spec v1.3.0
