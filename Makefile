@@ -3,6 +3,7 @@
 #   make            build every binary for the build host and for riscv64
 #   make test       formatting, vet, lint, unit tests on the host (-race) and
 #                   the same unit tests as riscv64 binaries under qemu-user
+#   make integration  tests against real QEMU, mmdebstrap and runc on this machine
 #   make e2e        end-to-end tests inside the emulated riscv64 host
 #   make generate   regenerate the agent protocol code
 #   make deps       install what the targets above need on Debian (root)
@@ -28,7 +29,7 @@ GOLANGCI_LINT_VERSION ?= v2.15.0
 GOBIN_DIR := $(shell $(GO) env GOPATH)/bin
 
 .PHONY: all build $(addprefix build-,$(ARCHES)) test fmt-check vet lint unit-host unit-riscv64 \
-	e2e generate deps clean
+	integration e2e generate deps clean
 
 all: build
 
@@ -66,6 +67,11 @@ unit-host:
 unit-riscv64:
 	@command -v $(QEMU_USER) >/dev/null || { echo "$(QEMU_USER) not found: run 'make deps' (Debian package qemu-user-static)"; exit 1; }
 	CGO_ENABLED=0 GOARCH=riscv64 $(GO) test -count=1 -exec $(QEMU_USER) ./...
+
+# Integration tests boot real VMs under TCG and build real root filesystems;
+# they need root and the packages of 'make deps'.
+integration: build
+	$(GO) test -tags integration -count=1 -timeout 40m ./...
 
 e2e: build
 	$(GO) run ./tools/hostvm e2e
