@@ -202,4 +202,3 @@ func readLine(conn net.Conn, limit int) (string, error) {
 	}
 	return b.String(), fmt.Errorf("reply longer than %d bytes without a newline", limit)
 }
-
