@@ -331,3 +331,16 @@ func (n *Network) AddARPNeighbors(neighbors []*types.ARPNeighbor) error {
 	}
 	return nil
 }
+
+// SetLoopbackUp brings lo up, which no init system does when the agent is
+// PID 1.
+func (n *Network) SetLoopbackUp() error {
+	lo, err := n.h.LinkByName("lo")
+	if err != nil {
+		return fmt.Errorf("finding the loopback interface: %w", err)
+	}
+	if err := n.h.LinkSetUp(lo); err != nil {
+		return fmt.Errorf("setting lo up: %w", err)
+	}
+	return nil
+}
