@@ -20,6 +20,9 @@ var version, commit string
 func main() {
 	pid1 := os.Getpid() == 1
 	opts := agent.Options{Version: version}
+	if opts.Version == "" {
+		opts.Version = "0.0.0-dev"
+	}
 	if commit != "" {
 		opts.Version += "-" + commit
 	}

@@ -154,4 +154,3 @@ func TestSerialListenerOneConnectionAtATime(t *testing.T) {
 		t.Fatalf("second Accept did not return after the first connection closed")
 	}
 }
-
