@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 
-	taskAPI "github.com/containerd/containerd/api/runtime/task/v2"
 	"github.com/containerd/cgroups/v3/cgroup2/stats"
+	taskAPI "github.com/containerd/containerd/api/runtime/task/v2"
 	"github.com/containerd/typeurl/v2"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"google.golang.org/protobuf/types/known/emptypb"
