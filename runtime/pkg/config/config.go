@@ -123,14 +123,14 @@ func (l Loader) Find(explicit string) (string, error) {
 		if err := isRegularFile(explicit); err != nil {
 			return "", fmt.Errorf("configuration file %s: %w; fix: pass the path of an existing configuration.toml", explicit, err)
 		}
-		return explicit, nil
+		return filepath.Abs(explicit)
 	}
 
 	if p := l.getenv(EnvConfFile); p != "" {
 		if err := isRegularFile(p); err != nil {
 			return "", fmt.Errorf("configuration file %s from %s: %w; fix: point %s at an existing configuration.toml or unset it", p, EnvConfFile, err, EnvConfFile)
 		}
-		return p, nil
+		return filepath.Abs(p)
 	}
 
 	for _, p := range DefaultPaths {

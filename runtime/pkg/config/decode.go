@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -30,6 +32,7 @@ func (l Loader) load(path string, data []byte) (*Config, error) {
 	d := &decoder{loader: l, md: md, ps: ps, generic: generic}
 	d.classifyUndecoded()
 	cfg := d.build(path, &raw)
+	ps.sort()
 
 	if l.Lenient {
 		var kept []*Problem
@@ -67,13 +70,22 @@ func decodeProblem(path string, err error) *Problem {
 			Err:    ErrSyntax,
 		}
 	}
-	return &Problem{
+	p := &Problem{
 		File:   path,
 		Reason: err.Error(),
 		Fix:    "give the key a value of the TOML type the shipped configuration-qemu.toml uses (a quoted string, a number, true/false or a list)",
 		Err:    ErrSyntax,
 	}
+	// BurntSushi/toml formats type mismatches as
+	// `toml: line N (last key "K"): MESSAGE` without a typed error.
+	if m := typeErrorPattern.FindStringSubmatch(err.Error()); m != nil {
+		p.Line, _ = strconv.Atoi(m[1])
+		p.Key, p.Reason = m[2], m[3]
+	}
+	return p
 }
+
+var typeErrorPattern = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
 
 // decoder carries one file's decoding state.
 type decoder struct {

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -139,9 +140,21 @@ func formatValue(v any) string {
 	}
 }
 
+// err returns the problems, or nil.
 func (ps *problems) err() error {
 	if len(ps.list) == 0 {
 		return nil
 	}
 	return &Error{File: ps.file, Problems: ps.list}
+}
+
+// sort orders the problems by line, those without a line (defaults) last.
+func (ps *problems) sort() {
+	sort.SliceStable(ps.list, func(i, j int) bool {
+		li, lj := ps.list[i].Line, ps.list[j].Line
+		if li == 0 || lj == 0 {
+			return lj == 0 && li != 0
+		}
+		return li < lj
+	})
 }
