@@ -22,18 +22,23 @@ func init() {
 }
 
 func runEnv(g globalOptions, args []string) int {
+	return envMain(g, args, os.Stdout, os.Stderr)
+}
+
+func envMain(g globalOptions, args []string, stdout, stderr io.Writer) int {
 	fset := flag.NewFlagSet("env", flag.ContinueOnError)
+	fset.SetOutput(stderr)
 	asJSON := fset.Bool("json", false, "print JSON instead of TOML")
 	if err := fset.Parse(args); err != nil {
 		return 2
 	}
-	log := commandLogger(g, "env")
+	log := commandLogger(g, "env", stderr)
 
 	// A lenient load lets the report show a configuration whose guest
 	// kernel or image is not installed yet; the missing files are logged.
 	cfg, err := config.Loader{Lenient: true, Log: log.WithField("subsystem", "config")}.Load(g.configPath)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "kata-runtime env: %v\n", err)
+		fmt.Fprintf(stderr, "kata-runtime env: %v\n", err)
 		return 1
 	}
 	for _, p := range cfg.MissingFiles {
@@ -45,18 +50,18 @@ func runEnv(g globalOptions, args []string) int {
 	if *asJSON {
 		write = env.WriteJSON
 	}
-	if err := write(os.Stdout, info); err != nil {
-		fmt.Fprintf(os.Stderr, "kata-runtime env: %v\n", err)
+	if err := write(stdout, info); err != nil {
+		fmt.Fprintf(stderr, "kata-runtime env: %v\n", err)
 		return 1
 	}
 	return 0
 }
 
-// commandLogger returns the logger of a subcommand: text on stderr, warnings
-// and errors only unless --debug is given.
-func commandLogger(g globalOptions, subsystem string) *logrus.Entry {
+// commandLogger returns the logger of a subcommand: text on w, warnings and
+// errors only unless --debug is given.
+func commandLogger(g globalOptions, subsystem string, w io.Writer) *logrus.Entry {
 	logger := logrus.New()
-	logger.SetOutput(io.Writer(os.Stderr))
+	logger.SetOutput(w)
 	logger.SetLevel(logrus.WarnLevel)
 	if g.debug {
 		logger.SetLevel(logrus.DebugLevel)

@@ -10,10 +10,13 @@ import (
 	vc "github.com/kata-riscv64/kata-riscv64/virtcontainers"
 )
 
-// Defaults of [agent.kata] and [runtime].
+// Defaults and limits of [agent.kata] and [runtime]. The upper limits catch
+// a value typed in milliseconds or minutes where seconds are expected.
 const (
 	DefaultDialTimeout            = 45 * time.Second
+	MaxDialTimeout                = time.Hour
 	DefaultCreateContainerTimeout = 60 * time.Second
+	MaxCreateContainerTimeout     = 24 * time.Hour
 )
 
 // build validates the decoded sections and assembles the Config.
@@ -76,7 +79,8 @@ func (d *decoder) agent(a *tomlAgent, hv vc.HypervisorType) vc.AgentConfig {
 		EnableTracing:       a.EnableTracing,
 		DebugConsoleEnabled: a.DebugConsoleEnabled,
 		KernelModules:       a.KernelModules,
-		DialTimeout:         time.Duration(s.inRange("dial_timeout", a.DialTimeout, int64(DefaultDialTimeout/time.Second), 1, 3600, " seconds")) * time.Second,
+		DialTimeout: time.Duration(s.inRange("dial_timeout", a.DialTimeout,
+			int64(DefaultDialTimeout/time.Second), 1, int64(MaxDialTimeout/time.Second), " seconds")) * time.Second,
 		Channel: vc.AgentChannel(s.oneOf("channel", a.Channel, string(vc.ChannelAuto),
 			string(vc.ChannelAuto), string(vc.ChannelVsock), string(vc.ChannelSerial))),
 	}
@@ -106,7 +110,7 @@ func (d *decoder) runtime(r *tomlRuntime) RuntimeConfig {
 		StaticSandboxResourceMgmt: true,
 		DisableNewNetNs:           r.DisableNewNetNs,
 		CreateContainerTimeout: time.Duration(s.inRange("create_container_timeout", r.CreateContainerTimeout,
-			int64(DefaultCreateContainerTimeout/time.Second), 1, 86400, " seconds")) * time.Second,
+			int64(DefaultCreateContainerTimeout/time.Second), 1, int64(MaxCreateContainerTimeout/time.Second), " seconds")) * time.Second,
 		EnablePprof:          r.EnablePprof,
 		VfioMode:             s.oneOf("vfio_mode", r.VfioMode, "guest-kernel", "guest-kernel", "vfio"),
 		SandboxBindMounts:    r.SandboxBindMounts,

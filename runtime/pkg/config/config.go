@@ -4,9 +4,8 @@
 // The file follows upstream Kata's schema ([hypervisor.qemu],
 // [hypervisor.firecracker], [agent.kata], [runtime]) with a few riscv64
 // additions. Decoding is strict: a key that neither this runtime nor upstream
-// knows is an error with its file and line, while upstream keys that mean
-// nothing here are accepted and logged as ignored, so that upstream files
-// load. Validation runs once and reports every problem of a file together.
+// reads is an error with its file and line. Upstream keys that mean nothing
+// here are accepted and logged as ignored, so that upstream files load. Validation runs once and reports every problem of a file together.
 package config
 
 import (
@@ -50,7 +49,7 @@ type Config struct {
 	MissingFiles []*Problem
 }
 
-// InternetworkingModel is how the VM is connected to the container network.
+// InternetworkingModel is the way the VM is connected to the container network.
 type InternetworkingModel string
 
 // Internetworking models, as [runtime] internetworking_model spells them.

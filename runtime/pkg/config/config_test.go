@@ -320,11 +320,11 @@ disable_selinux = false
 
 [factory]
 enable_template = false
-template_path = "/run/vc/vm/template"
+template_path = "/tmp/template"
 
 [agent.kata]
 dial_timeout = 45
-cdh_api_timeout = 50
+cdh_api_timeout = 60
 
 [runtime]
 static_sandbox_resource_mgmt = false
@@ -365,7 +365,7 @@ jaeger_endpoint = ""
 		}
 	}
 	if len(got) != len(want) {
-		t.Errorf("warned about %v, want exactly %v (zero values stay quiet)", got, want)
+		t.Errorf("warned about %v, want exactly %v (zero values and upstream defaults stay quiet)", got, want)
 	}
 }
 
@@ -439,5 +439,31 @@ func TestLoadUsesLookupOrder(t *testing.T) {
 	}
 	if c.Path != etc || c.Hypervisor.MemoryMiB != 1024 {
 		t.Errorf("Load read %s with %d MiB, want %s with 1024 MiB", c.Path, c.Hypervisor.MemoryMiB, etc)
+	}
+}
+
+func TestUpstreamRiscv64ConfigLoads(t *testing.T) {
+	root := t.TempDir()
+	makeFiles(t, root, qemuAssets...)
+	l, hook := quietLoader(root)
+
+	c, err := l.LoadFile("testdata/upstream-qemu-riscv64.toml")
+	if err != nil {
+		t.Fatalf("LoadFile: %v", err)
+	}
+	if c.Hypervisor.BlockDeviceDriver != vc.BlockDriverVirtioSCSI {
+		t.Errorf("BlockDeviceDriver = %q, want virtio-scsi as the file sets", c.Hypervisor.BlockDeviceDriver)
+	}
+	if !c.Hypervisor.DisableImageNvdimm || !c.Runtime.StaticSandboxResourceMgmt {
+		t.Error("NVDIMM or hot-plug left enabled, want both overridden on riscv64")
+	}
+
+	var warned []string
+	for _, e := range hook.AllEntries() {
+		warned = append(warned, e.Data["key"].(string))
+	}
+	want := "hypervisor.qemu.disable_image_nvdimm,runtime.static_sandbox_resource_mgmt"
+	if strings.Join(warned, ",") != want {
+		t.Errorf("warned about %v, want %s", warned, want)
 	}
 }

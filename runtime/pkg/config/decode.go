@@ -35,15 +35,15 @@ func (l Loader) load(path string, data []byte) (*Config, error) {
 	ps.sort()
 
 	if l.Lenient {
-		var kept []*Problem
+		var remaining []*Problem
 		for _, p := range ps.list {
 			if errors.Is(p, ErrMissingFile) {
 				cfg.MissingFiles = append(cfg.MissingFiles, p)
 			} else {
-				kept = append(kept, p)
+				remaining = append(remaining, p)
 			}
 		}
-		ps.list = kept
+		ps.list = remaining
 	}
 	if err := ps.err(); err != nil {
 		return nil, err
@@ -53,7 +53,7 @@ func (l Loader) load(path string, data []byte) (*Config, error) {
 
 // decodeProblem turns a decoder error into a Problem. A TOML syntax error
 // carries its position; a type mismatch only names its line and key in the
-// message, which is kept whole.
+// message, which is remaining whole.
 func decodeProblem(path string, err error) *Problem {
 	var pe toml.ParseError
 	if errors.As(err, &pe) {
@@ -96,14 +96,15 @@ type decoder struct {
 }
 
 // classifyUndecoded sorts the keys the typed schema did not take into keys
-// upstream knows (ignored, with a warning when set) and unknown keys (errors).
+// upstream reads (ignored, with a warning when changed) and unknown keys
+// (errors).
 func (d *decoder) classifyUndecoded() {
 	warnedSection := map[string]bool{}
 	for _, k := range d.md.Undecoded() {
 		full := k.String()
 		switch {
 		case len(k) >= 1 && ignoredSections[k[0]] != "":
-			if len(k) > 1 && !warnedSection[k[0]] && !isZero(d.value(k)) {
+			if len(k) > 1 && !warnedSection[k[0]] && changed(k, d.value(k)) {
 				warnedSection[k[0]] = true
 				d.warnIgnored(full, ignoredSections[k[0]])
 			}
@@ -135,7 +136,7 @@ func (d *decoder) classifyUndecoded() {
 func (d *decoder) classifyKey(k toml.Key, ignored map[string]string, known []string) {
 	name := k[len(k)-1]
 	if reason, ok := ignored[name]; ok {
-		if !isZero(d.value(k)) {
+		if changed(k, d.value(k)) {
 			d.warnIgnored(k.String(), reason)
 		}
 		return
@@ -169,6 +170,16 @@ func (d *decoder) value(k toml.Key) any {
 	return cur
 }
 
+// changed reports whether the value v of the ignored key k differs from both
+// the zero value and upstream's default.
+func changed(k toml.Key, v any) bool {
+	if isZero(v) {
+		return false
+	}
+	def, ok := upstreamDefaults[k[len(k)-1]]
+	return !ok || fmt.Sprint(v) != def
+}
+
 func isZero(v any) bool {
 	if v == nil {
 		return true
@@ -181,7 +192,7 @@ func isZero(v any) bool {
 	return rv.IsZero()
 }
 
-// The keys each section knows: the typed schema's plus the ignored ones.
+// The keys each section accepts: the typed schema's plus the ignored ones.
 var (
 	hypervisorKnownKeys = knownKeys(tomlHypervisor{}, ignoredHypervisorKeys)
 	agentKnownKeys      = knownKeys(tomlAgent{}, ignoredAgentKeys)

@@ -35,6 +35,10 @@ const (
 	// MaxBridges and MaxPCIeRootPorts are upstream Kata's limits.
 	MaxBridges       = 5
 	MaxPCIeRootPorts = 16
+	// MinMsize9p and MaxMsize9p bound the 9p packet payload, as upstream
+	// Kata's msize_9p annotation check does.
+	MinMsize9p = 4096
+	MaxMsize9p = 1 << 20
 )
 
 // hypervisor validates one [hypervisor.<name>] section and converts it.

@@ -14,7 +14,7 @@ var (
 	ErrNotFound = errors.New("configuration file not found")
 	// ErrSyntax reports TOML that does not parse, or a value of the wrong TOML type.
 	ErrSyntax = errors.New("invalid TOML")
-	// ErrUnknownKey reports a key that neither this runtime nor upstream Kata knows.
+	// ErrUnknownKey reports a key that neither this runtime nor upstream Kata reads.
 	ErrUnknownKey = errors.New("unknown key")
 	// ErrInvalidValue reports a value outside the key's allowed set or range.
 	ErrInvalidValue = errors.New("invalid value")
@@ -39,7 +39,7 @@ type Problem struct {
 	Key string
 	// Value is the offending value as written, empty when not applicable.
 	Value string
-	// Reason says what is wrong; Fix says what to do about it.
+	// Reason is the defect, and Fix is the action that removes it.
 	Reason string
 	Fix    string
 	// Err is one of the sentinel errors above.

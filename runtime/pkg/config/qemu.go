@@ -1,6 +1,7 @@
 package config
 
 import (
+	"math"
 	"strings"
 
 	vc "github.com/kata-riscv64/kata-riscv64/virtcontainers"
@@ -73,11 +74,11 @@ func (d *decoder) qemuDevices(s section, h *tomlHypervisor, cfg *vc.HypervisorCo
 		s.checkFile("virtio_fs_daemon", cfg.VirtioFSDaemon, executableFile,
 			"install virtiofsd (Debian package virtiofsd) or set virtio_fs_daemon to its path")
 		cfg.VirtioFSCache = s.oneOf("virtio_fs_cache", h.VirtioFSCache, "auto", "never", "metadata", "auto", "always")
-		cfg.VirtioFSCacheSize = uint32(s.inRange("virtio_fs_cache_size", h.VirtioFSCacheSize, 0, 0, 1<<20, " MiB"))
+		cfg.VirtioFSCacheSize = uint32(s.inRange("virtio_fs_cache_size", h.VirtioFSCacheSize, 0, 0, math.MaxUint32, " MiB"))
 		cfg.VirtioFSExtraArgs = h.VirtioFSExtraArgs
 	}
 	if cfg.SharedFS == vc.SharedFS9P {
-		cfg.Msize9p = uint32(s.inRange("msize_9p", h.Msize9p, DefaultMsize9p, 4096, 1<<20, " bytes"))
+		cfg.Msize9p = uint32(s.inRange("msize_9p", h.Msize9p, DefaultMsize9p, MinMsize9p, MaxMsize9p, " bytes"))
 	}
 
 	driver := s.oneOf("block_device_driver", h.BlockDeviceDriver, string(vc.BlockDriverVirtioBlk),

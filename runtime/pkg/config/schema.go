@@ -96,8 +96,9 @@ type tomlRuntime struct {
 
 // Keys that upstream Kata 4.x reads but this runtime ignores, with the
 // reason given in the warning. Upstream configuration files carry them, and
-// they must load. The reason is logged only when the value is not the zero
-// value, so an upstream file with "enable_hugepages = false" loads quietly.
+// they must load. The warning is logged only when the value differs from both
+// the zero value and upstream's default, so that an unchanged upstream file
+// loads quietly.
 const (
 	reasonNotImplemented = "not implemented by kata-riscv64"
 	reasonNoNVDIMM       = "the riscv64 virt machine has no NVDIMM, so the image is always a virtio-blk disk"
@@ -186,7 +187,23 @@ var ignoredSections = map[string]string{
 	"image":   reasonNotImplemented,
 }
 
-// Hypervisor sections upstream Kata knows that this runtime does not drive.
+// Hypervisor sections that upstream Kata reads and this runtime does not drive.
 var foreignHypervisors = map[string]bool{
 	"clh": true, "dragonball": true, "stratovirt": true, "remote": true, "acrn": true,
+}
+
+// upstreamDefaults holds upstream's default of each ignored key whose default
+// is not the zero value, formatted with fmt.Sprint as the decoded value is.
+var upstreamDefaults = map[string]string{
+	"disable_guest_selinux":        "true",
+	"virtio_fs_queue_size":         "1024",
+	"vhost_user_store_path":        "/var/run/kata-containers/vhost-user",
+	"valid_vhost_user_store_paths": "[/var/run/kata-containers/vhost-user]",
+	"valid_file_mem_backends":      "[]",
+	"hot_plug_vfio":                "no-port",
+	"cold_plug_vfio":               "no-port",
+	"cdh_api_timeout":              "50",
+	"template_path":                "/run/vc/vm/template",
+	"vm_cache_endpoint":            "/var/run/kata-containers/cache.sock",
+	"dan_conf":                     "/run/kata-containers/dans",
 }

@@ -77,8 +77,8 @@ const (
 )
 
 // checkFile checks that p, the value of key k, is an absolute path to an
-// existing file of the given kind under the loader's root. install says how
-// to get the file.
+// existing file of the given kind under the loader's root. install is the
+// fix reported when the file is missing.
 func (s section) checkFile(k, p string, kind fileKind, install string) {
 	if !filepath.IsAbs(p) {
 		s.invalid(k, p, "must be an absolute path", "write the full path, starting with /")
@@ -105,8 +105,8 @@ func (s section) checkFile(k, p string, kind fileKind, install string) {
 	}
 }
 
-// checkAbs checks that an optional path is absolute; it is not required to
-// exist on the host (it may be a guest path or a device).
+// checkAbs checks that an optional path is absolute. The path need not exist
+// on the host, because it may be a guest path or a device.
 func (s section) checkAbs(k, p string) {
 	if p != "" && !filepath.IsAbs(p) {
 		s.invalid(k, p, "must be an absolute path", "write the full path, starting with /")
@@ -124,9 +124,13 @@ func (s section) checkRegexps(k string, list []string) {
 	}
 }
 
-// checkGlobs checks that each entry of list is a valid glob(7) pattern.
+// checkGlobs checks that each entry of list is a valid glob(7) pattern. An
+// empty entry, which upstream's defaults use to allow an empty value, passes.
 func (s section) checkGlobs(k string, list []string) {
 	for _, pattern := range list {
+		if pattern == "" {
+			continue
+		}
 		if _, err := filepath.Match(pattern, ""); err != nil {
 			s.invalid(k, pattern, "entry is not a valid glob pattern: "+err.Error(),
 				"correct the pattern, e.g. \"/usr/bin/qemu-system-*\"")

@@ -91,6 +91,8 @@ func TestValidationRules(t *testing.T) {
 		{name: "agent channel serial", agent: "channel = \"serial\""},
 		{name: "agent channel unknown", agent: "channel = \"pipe\"", wantKey: "agent.kata.channel", wantErr: ErrInvalidValue},
 		{name: "agent dial timeout negative", agent: "dial_timeout = -1", wantKey: "agent.kata.dial_timeout", wantErr: ErrInvalidValue},
+		{name: "agent dial timeout in ms", agent: "dial_timeout = 45000", wantKey: "agent.kata.dial_timeout", wantErr: ErrInvalidValue},
+		{name: "msize maximum", hv: "shared_fs = \"virtio-9p\"\nmsize_9p = 1048576"},
 		{name: "agent empty module", agent: "kernel_modules = [\"\"]", wantKey: "agent.kata.kernel_modules", wantErr: ErrInvalidValue},
 		{name: "runtime network unknown", runtime: "internetworking_model = \"bridge\"", wantKey: "runtime.internetworking_model", wantErr: ErrInvalidValue},
 		{name: "runtime no netns with tcfilter", runtime: "disable_new_netns = true", wantKey: "runtime.disable_new_netns", wantErr: ErrInvalidValue},

@@ -61,8 +61,8 @@ func (h host) cpu() (CPUInfo, error) {
 }
 
 // parseCPUInfoBlocks splits /proc/cpuinfo into blocks of lowercased keys. A
-// block is a hart when it has a processor, hart or isa line; a repeated key
-// starts a new block, for text without blank lines between harts.
+// block is a hart when it has a processor, hart or isa line. A repeated key
+// starts a new block, so that text without blank lines still splits.
 func parseCPUInfoBlocks(data []byte) []map[string]string {
 	var harts []map[string]string
 	block := map[string]string{}

@@ -164,8 +164,8 @@ type Options struct {
 	// Config is the loaded configuration, usually from a lenient load so
 	// that the report works while the guest kernel is missing.
 	Config *config.Config
-	// Root is where the host's /proc, /sys, /dev and /etc are found; empty
-	// means "/". Tests point it at a fake tree.
+	// Root is the directory that holds the host's /proc, /sys, /dev and
+	// /etc; empty means "/". Tests point it at a fake tree.
 	Root string
 	// Arch is the host architecture; empty means the GOARCH of this build.
 	Arch string
@@ -181,11 +181,12 @@ type Options struct {
 	Log *logrus.Entry
 }
 
-// versionTimeout bounds "<vmm> --version", which QEMU answers at once.
+// versionTimeout bounds "<vmm> --version", which QEMU prints without
+// starting a VM.
 const versionTimeout = 10 * time.Second
 
 // Gather builds the report. Host facts that cannot be read are left empty
-// and logged; they never fail the report.
+// and logged, because a partial report is more useful than none.
 func Gather(o Options) *Info {
 	log := o.Log
 	if log == nil {
