@@ -132,8 +132,10 @@ type DistroInfo struct {
 	Version string
 }
 
-// CPUInfo is the [Host.CPU] section. ISA, MMU and HExtension are riscv64
-// additions; CPUs counts the harts /proc/cpuinfo lists.
+// CPUInfo is the [Host.CPU] section. CPUs counts the harts /proc/cpuinfo
+// lists. ISA, MMU, HExtension and Extensions are riscv64 additions:
+// Extensions lists the extensions besides H that help KVM guests (Sstc,
+// Ssaia, Smaia, Svpbmt, V) which the host has.
 type CPUInfo struct {
 	Vendor     string
 	Model      string
@@ -141,6 +143,7 @@ type CPUInfo struct {
 	ISA        string
 	MMU        string
 	HExtension bool
+	Extensions []string
 }
 
 // MemoryInfo is the [Host.Memory] section, in KiB as /proc/meminfo prints it.
