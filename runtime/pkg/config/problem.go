@@ -32,8 +32,8 @@ var (
 type Problem struct {
 	// File is the configuration file.
 	File string
-	// Line is the 1-based line of the key, or 0 when the key is not in the
-	// file (a default value) or its line could not be found.
+	// Line is the 1-based line of the key, or of its section when the key is
+	// not in the file (a default value), or 0 when neither is in the file.
 	Line int
 	// Key is the full dotted key, such as "hypervisor.qemu.kernel".
 	Key string

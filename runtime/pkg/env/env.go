@@ -132,10 +132,10 @@ type DistroInfo struct {
 	Version string
 }
 
-// CPUInfo is the [Host.CPU] section. CPUs counts the harts /proc/cpuinfo
-// lists. ISA, MMU, HExtension and Extensions are riscv64 additions:
-// Extensions lists the extensions besides H that help KVM guests (Sstc,
-// Ssaia, Smaia, Svpbmt, V) which the host has.
+// CPUInfo is the [Host.CPU] section, where CPUs is the number of harts in
+// /proc/cpuinfo. ISA, MMU, HExtension and Extensions are riscv64 additions.
+// Extensions are the host's extensions besides H that help KVM guests
+// (Sstc, Ssaia, Smaia, Svpbmt, V).
 type CPUInfo struct {
 	Vendor     string
 	Model      string
