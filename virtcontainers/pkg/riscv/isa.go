@@ -122,6 +122,9 @@ func ParseISA(s string) (ISA, error) {
 		if err != nil {
 			return ISA{}, fmt.Errorf("%w %q: extension %q: %v", ErrInvalidISA, orig, tok, err)
 		}
+		if name == "x" || name == "z" {
+			return ISA{}, fmt.Errorf("%w %q: extension %q has no name after its prefix", ErrInvalidISA, orig, tok)
+		}
 		if len(name) == 1 {
 			letters += expandLetter(name[0])
 			continue
@@ -150,6 +153,9 @@ func parseBase(base string) (letters, multi string, err error) {
 			name, err := stripVersion(base[i:])
 			if err != nil {
 				return "", "", err
+			}
+			if len(name) < 2 {
+				return "", "", fmt.Errorf("extension %q at offset %d of %q has no name after its prefix", base[i:], i, base)
 			}
 			return b.String(), name, nil
 		case c >= 'a' && c <= 'z':
