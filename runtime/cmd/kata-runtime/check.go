@@ -21,14 +21,20 @@ func init() {
 }
 
 func runCheck(g globalOptions, args []string) int {
+	return runCheckTo(os.Stdout, os.Stderr, g, args)
+}
+
+// runCheckTo runs the check subcommand with its report on stdout and usage
+// errors on stderr, and returns the exit code.
+func runCheckTo(stdout, stderr io.Writer, g globalOptions, args []string) int {
 	fs := flag.NewFlagSet("kata-runtime check", flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
+	fs.SetOutput(stderr)
 	verbose := fs.Bool("verbose", false, "list every check with its result and details")
 	fs.BoolVar(verbose, "v", false, "short for --verbose")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	loadModules := fs.Bool("load-modules", false, "run modprobe for missing kernel modules (kvm, vhost, vhost_net, vhost_vsock)")
 	fs.Usage = func() {
-		fmt.Fprintf(os.Stderr, "Usage: kata-runtime [--config FILE] check [--verbose] [--json] [--load-modules]\n\n"+
+		fmt.Fprintf(stderr, "Usage: kata-runtime [--config FILE] check [--verbose] [--json] [--load-modules]\n\n"+
 			"Tests whether this host can run Kata Containers on riscv64 and prints each\n"+
 			"failed check with its reason and fix. Exits 1 when a check fails.\n\n")
 		fs.PrintDefaults()
@@ -37,13 +43,13 @@ func runCheck(g globalOptions, args []string) int {
 		return 2
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "kata-runtime check: unexpected arguments %q\n", fs.Args())
+		fmt.Fprintf(stderr, "kata-runtime check: unexpected arguments %q\n", fs.Args())
 		return 2
 	}
 
 	host, err := check.NewHost()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "kata-runtime check: %v\n", err)
+		fmt.Fprintf(stderr, "kata-runtime check: %v\n", err)
 		return 1
 	}
 	in := loadCheckInput(g.configPath)
@@ -53,10 +59,10 @@ func runCheck(g globalOptions, args []string) int {
 	defer stop()
 	report := check.Run(ctx, host, in)
 
-	return writeReport(os.Stdout, report, *asJSON, *verbose, host.IsRoot)
+	return writeReport(stdout, stderr, report, *asJSON, *verbose, host.IsRoot)
 }
 
-func writeReport(w io.Writer, report *check.Report, asJSON, verbose, asRoot bool) int {
+func writeReport(w, stderr io.Writer, report *check.Report, asJSON, verbose, asRoot bool) int {
 	var err error
 	if asJSON {
 		err = report.WriteJSON(w)
@@ -64,7 +70,7 @@ func writeReport(w io.Writer, report *check.Report, asJSON, verbose, asRoot bool
 		err = report.WriteText(w, verbose, asRoot)
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "kata-runtime check: writing the report: %v\n", err)
+		fmt.Fprintf(stderr, "kata-runtime check: writing the report: %v\n", err)
 		return 1
 	}
 	return report.ExitCode()

@@ -25,7 +25,7 @@ type archResult struct {
 	kernelMachine string
 }
 
-// checkArchitecture tells a riscv64 host from any other, including a riscv64
+// checkArchitecture distinguishes a riscv64 host from any other, including a riscv64
 // binary run under qemu-user on another machine. There uname(2) reports
 // riscv64, because qemu-user rewrites it, while /proc/sys/kernel/arch
 // (Linux 6.1 and later) and /proc/cpuinfo come from the real kernel.

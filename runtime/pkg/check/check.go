@@ -36,7 +36,7 @@ type Check struct {
 	// Name identifies the check ("cpu", "kernel module vhost_vsock").
 	Name   string `json:"name"`
 	Result Result `json:"result"`
-	// Reason says what was found, Fix what to do when the result is not Pass.
+	// Reason is the finding, and Fix the remedy when the result is not Pass.
 	Reason  string   `json:"reason"`
 	Fix     string   `json:"fix,omitempty"`
 	Details []Detail `json:"details,omitempty"`

@@ -87,7 +87,7 @@ func (f *fakeHost) loadModules(names ...string) {
 	f.write("proc/modules", b.String())
 }
 
-// withKVM creates /dev/kvm and makes the prober answer as a host whose KVM
+// withKVM creates /dev/kvm and scripts the prober as a host whose KVM
 // creates VMs and vCPUs, with or without the AIA irqchip.
 func (f *fakeHost) withKVM(aia bool) {
 	f.write("dev/kvm", "")
@@ -127,7 +127,7 @@ func (f *fakeHost) gzipFile(rel string, content []byte) string {
 	return f.write(rel, buf.String())
 }
 
-// fakeProber answers probes from its fields and records module loads.
+// fakeProber returns probe results from its fields and records module loads.
 type fakeProber struct {
 	kvm      *kvm.Result
 	kvmErr   error

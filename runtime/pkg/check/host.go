@@ -35,7 +35,7 @@ type Prober interface {
 
 // Uname is the part of uname(2) the checks use.
 type Uname struct {
-	// Machine is what uname -m prints. Under qemu-user it is the emulated
+	// Machine is the output of uname -m. Under qemu-user it is the emulated
 	// machine, not the kernel's.
 	Machine string
 	Release string

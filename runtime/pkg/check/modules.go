@@ -11,7 +11,7 @@ import (
 	vc "github.com/kata-riscv64/kata-riscv64/virtcontainers"
 )
 
-// moduleState is where a kernel module was found.
+// moduleState is the place a kernel module was found: loaded, built in or nowhere.
 type moduleState string
 
 const (
@@ -20,7 +20,7 @@ const (
 	moduleMissing moduleState = "missing"
 )
 
-// moduleNeed says how much the configuration depends on a module.
+// moduleNeed is how much the configuration depends on a module.
 type moduleNeed int
 
 const (
@@ -32,8 +32,8 @@ const (
 type moduleSpec struct {
 	name string
 	need moduleNeed
-	// why explains the need in the check's reason.
-	why string
+	// purpose is the module's use, quoted in the check's reason.
+	purpose string
 }
 
 // moduleSpecs lists the modules the configured VMM and agent channel need.
@@ -93,17 +93,17 @@ func (e *environment) checkModules(ctx context.Context) []Check {
 		switch {
 		case state != moduleMissing:
 			c.Result = Pass
-			c.Reason = fmt.Sprintf("%s is %s (%s)", spec.name, state, spec.why)
+			c.Reason = fmt.Sprintf("%s is %s (%s)", spec.name, state, spec.purpose)
 		case spec.need == moduleUnused:
 			c.Result = Pass
-			c.Reason = fmt.Sprintf("%s is missing and not needed: %s", spec.name, spec.why)
+			c.Reason = fmt.Sprintf("%s is missing and not needed: %s", spec.name, spec.purpose)
 		case spec.need == moduleOptional:
 			c.Result = Warn
-			c.Reason = fmt.Sprintf("%s is missing (%s)", spec.name, spec.why)
+			c.Reason = fmt.Sprintf("%s is missing (%s)", spec.name, spec.purpose)
 			c.Fix = fmt.Sprintf("modprobe %s, or run kata-runtime check --load-modules", spec.name)
 		default:
 			c.Result = Fail
-			c.Reason = fmt.Sprintf("%s is missing; it provides %s", spec.name, spec.why)
+			c.Reason = fmt.Sprintf("%s is missing; it provides %s", spec.name, spec.purpose)
 			c.Fix = fmt.Sprintf("modprobe %s, or run kata-runtime check --load-modules; if modprobe finds no such module, install a kernel built with it", spec.name)
 		}
 		checks = append(checks, c)

@@ -22,8 +22,8 @@ const (
 	kvmCreateVCPU     = 0xAE41 // _IO(KVMIO, 0x41)
 	kvmCreateDevice   = 0xC00CAEE0
 
-	// kvmCreateDeviceTest asks KVM_CREATE_DEVICE whether the device type
-	// could be created, without creating it.
+	// kvmCreateDeviceTest makes KVM_CREATE_DEVICE only test whether the
+	// device type could be created.
 	kvmCreateDeviceTest = 1
 
 	// kvmDevTypeRISCVAIA is KVM_DEV_TYPE_RISCV_AIA, the in-kernel AIA
@@ -51,13 +51,13 @@ var (
 	ErrCreateVCPU = errors.New("KVM_CREATE_VCPU failed")
 )
 
-// Capability is one KVM_CHECK_EXTENSION answer.
+// Capability is one KVM_CHECK_EXTENSION result.
 type Capability struct {
 	Name  string
 	Value int
 }
 
-// Result is what Probe found, as far as it got.
+// Result is the outcome of Probe, filled up to the step that failed.
 type Result struct {
 	Device     string
 	APIVersion int
@@ -154,7 +154,7 @@ type kvmCreateDeviceArgs struct {
 	Flags uint32
 }
 
-// testCreateDevice asks KVM whether the VM could get a device of type devType.
+// testCreateDevice tests whether KVM could give the VM a device of type devType.
 // KVM returns ENODEV for a type it does not know or the host cannot back.
 func testCreateDevice(vmFD int, devType uint32) (bool, error) {
 	args := kvmCreateDeviceArgs{Type: devType, Flags: kvmCreateDeviceTest}

@@ -10,7 +10,7 @@ import (
 // from include/uapi/linux/vhost.h.
 const vhostGetFeatures = 0x8008AF00
 
-// VsockResult is what ProbeVhostVsock found.
+// VsockResult is the outcome of ProbeVhostVsock.
 type VsockResult struct {
 	Device string
 	// Features is the virtio feature bitmap the vhost-vsock driver offers,
