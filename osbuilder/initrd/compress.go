@@ -32,7 +32,7 @@ func ParseCompression(s string) (Compression, error) {
 func compressor(w io.Writer, c Compression) (io.WriteCloser, error) {
 	switch c {
 	case Gzip:
-		return gzip.NewWriterLevel(w, gzip.BestCompression)
+		return gzip.NewWriterLevel(w, gzip.DefaultCompression)
 	case Zstd:
 		// The kernel's zstd decompressor handles any window size, but larger
 		// windows cost the guest memory while it unpacks: 8 MiB is the

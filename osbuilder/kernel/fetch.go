@@ -67,8 +67,8 @@ func Build(ctx context.Context, o Options) (Result, error) {
 	}
 
 	a := &apt.Apt{
-		Dir:  filepath.Join(o.CacheDir, "apt", o.Distro.Name+"-"+o.Suite+"-"+distro.Arch),
-		Arch: distro.Arch,
+		Dir:    filepath.Join(o.CacheDir, "apt", o.Distro.Name+"-"+o.Suite+"-"+distro.Arch),
+		Arch:   distro.Arch,
 		Source: apt.Source{Mirror: o.Mirror, Suite: o.Suite, Components: o.Distro.Components, Keyring: keyring},
 	}
 	if err := a.Init(); err != nil {
@@ -153,9 +153,17 @@ func (o Options) install(ctx context.Context, scratch, out string) (Result, erro
 	if err := runDepmod(ctx, srcBase, res.Version); err != nil {
 		return res, err
 	}
-	paths, err := resolve(srcDir, o.Modules)
+	paths, builtin, err := resolve(srcDir, o.Modules)
 	if err != nil {
 		return res, err
+	}
+	// Built-in modules stay out of kata.conf, so whoever loads the list
+	// needs no knowledge of modules.builtin.
+	var toLoad []string
+	for _, name := range o.Modules {
+		if !builtin[strings.ReplaceAll(name, "-", "_")] {
+			toLoad = append(toLoad, name)
+		}
 	}
 
 	dstBase := filepath.Join(out, ModulesTree, "usr")
@@ -178,7 +186,7 @@ func (o Options) install(ctx context.Context, scratch, out string) (Result, erro
 	conf := "# Kernel modules a Kata sandbox needs, written by osbuilder kernel.\n" +
 		"# systemd-modules-load loads them in systemd guests; in agent-init guests\n" +
 		"# the agent loads them, dependencies first, as listed in modules.dep.\n" +
-		strings.Join(o.Modules, "\n") + "\n"
+		strings.Join(toLoad, "\n") + "\n"
 	confPath := filepath.Join(out, ModulesTree, "etc/modules-load.d/kata.conf")
 	if err := os.MkdirAll(filepath.Dir(confPath), 0o755); err != nil {
 		return res, err
@@ -186,26 +194,28 @@ func (o Options) install(ctx context.Context, scratch, out string) (Result, erro
 	return res, os.WriteFile(confPath, []byte(conf), 0o644)
 }
 
-func resolve(modDir string, names []string) ([]string, error) {
+// resolve returns the load order of names and the set of built-in modules.
+func resolve(modDir string, names []string) ([]string, map[string]bool, error) {
 	f, err := os.Open(filepath.Join(modDir, "modules.dep"))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer f.Close()
 	dep, err := ParseModulesDep(f)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	b, err := os.Open(filepath.Join(modDir, "modules.builtin"))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer b.Close()
 	builtin, err := ParseBuiltin(b)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return dep.Resolve(names, builtin)
+	paths, err := dep.Resolve(names, builtin)
+	return paths, builtin, err
 }
 
 // runDepmod indexes the modules under base/lib/modules/version. depmod reads

@@ -147,8 +147,8 @@ func TestParseModulesDepRejectsGarbage(t *testing.T) {
 
 func TestModuleName(t *testing.T) {
 	tests := map[string]string{
-		"kernel/net/9p/9pnet_virtio.ko.xz": "9pnet_virtio",
-		"kernel/fs/ext4/ext4.ko":           "ext4",
+		"kernel/net/9p/9pnet_virtio.ko.xz":  "9pnet_virtio",
+		"kernel/fs/ext4/ext4.ko":            "ext4",
 		"kernel/drivers/foo/foo-bar.ko.zst": "foo_bar",
 	}
 	for in, want := range tests {

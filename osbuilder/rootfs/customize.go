@@ -72,7 +72,7 @@ func customizeAgentInit(root, agent string) error {
 			return fmt.Errorf("creating /%s: %w", dir, err)
 		}
 	}
-	if err := os.Chmod(filepath.Join(root, "tmp"), 0o1777); err != nil {
+	if err := os.Chmod(filepath.Join(root, "tmp"), os.ModeSticky|0o777); err != nil {
 		return fmt.Errorf("chmod /tmp: %w", err)
 	}
 
