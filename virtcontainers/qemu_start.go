@@ -115,7 +115,10 @@ func (q *Qemu) StartVM(ctx context.Context) (err error) {
 		q.log.WithError(err).Error("VM start failed")
 	}()
 
-	launch, err := q.prepareLaunch()
+	if err := checkAssets(q.cfg); err != nil {
+		return err
+	}
+	launch, err := q.resolveLaunch()
 	if err != nil {
 		return err
 	}
@@ -225,14 +228,10 @@ func (l qemuLaunch) agentSocket() string {
 	return ""
 }
 
-// prepareLaunch checks the guest assets, probes QEMU and the host, and
-// resolves everything the command line needs. It creates nothing.
-func (q *Qemu) prepareLaunch() (qemuLaunch, error) {
+// resolveLaunch probes QEMU and the host and resolves everything the
+// command line needs but the vsock CID. It creates nothing.
+func (q *Qemu) resolveLaunch() (qemuLaunch, error) {
 	cfg := q.cfg
-
-	if err := checkAssets(cfg); err != nil {
-		return qemuLaunch{}, err
-	}
 
 	features, err := q.prober.ProbeQEMU(cfg.Path)
 	if err != nil {
