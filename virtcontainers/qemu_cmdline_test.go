@@ -27,7 +27,7 @@ type fakeKVM struct {
 	aiaErr    error
 }
 
-func (k fakeKVM) Usable() error          { return k.usableErr }
+func (k fakeKVM) Usable() error         { return k.usableErr }
 func (k fakeKVM) HasAIA() (bool, error) { return k.hasAIA, k.aiaErr }
 
 // qemu72 is what the prober reads from Debian 12's qemu-system-riscv64 7.2,
