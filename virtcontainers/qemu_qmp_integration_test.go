@@ -40,7 +40,7 @@ func startPausedQEMU(t *testing.T) (qmpPath string, proc *childProcess) {
 	return qmpPath, proc
 }
 
-func requireQEMU(t *testing.T) string {
+func requireQEMU(t testing.TB) string {
 	t.Helper()
 	path, err := exec.LookPath("qemu-system-riscv64")
 	if err != nil {

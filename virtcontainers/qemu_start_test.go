@@ -38,7 +38,7 @@ func writeScript(t *testing.T, body string) string {
 }
 
 // assertNothingLeft fails when the run root holds anything.
-func assertNothingLeft(t *testing.T, runRoot string) {
+func assertNothingLeft(t testing.TB, runRoot string) {
 	t.Helper()
 	entries, err := os.ReadDir(runRoot)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
