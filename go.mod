@@ -2,4 +2,8 @@ module github.com/kata-riscv64/kata-riscv64
 
 go 1.26.8
 
-require github.com/opencontainers/runtime-spec v1.3.0
+require (
+	github.com/opencontainers/runtime-spec v1.3.0
+	github.com/sirupsen/logrus v1.10.2
+	golang.org/x/sys v0.50.0
+)
