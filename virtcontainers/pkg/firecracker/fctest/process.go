@@ -26,6 +26,9 @@ const (
 	EnvExitAtStart = "FCTEST_EXIT_AT_START"
 	// EnvRoot is a jail root, see Options.Root.
 	EnvRoot = "FCTEST_ROOT"
+	// EnvRecord is a file that receives each request as a JSON line, see
+	// Options.Record.
+	EnvRecord = "FCTEST_RECORD"
 )
 
 // Main runs a stand-in firecracker process: it accepts the firecracker
@@ -44,6 +47,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.String("log-path", "", "ignored by the stand-in")
 	fs.String("level", "", "ignored by the stand-in")
 	fs.Bool("no-seccomp", false, "ignored by the stand-in")
+	fs.String("start-time-us", "", "ignored by the stand-in")
+	fs.String("start-time-cpu-us", "", "ignored by the stand-in")
+	fs.String("parent-cpu-time-us", "", "ignored by the stand-in")
 	if err := fs.Parse(args); err != nil {
 		return 153 // Firecracker's exit code for argument errors
 	}
@@ -70,9 +76,21 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if root != "" {
 		sockPath = root + "/" + *apiSock
 	}
+	var record io.Writer
+	if p := os.Getenv(EnvRecord); p != "" {
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			fmt.Fprintf(stderr, "stand-in firecracker: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		record = f
+	}
+
 	s, err := Listen(sockPath, Options{
-		ID:   *id,
-		Root: root,
+		ID:     *id,
+		Root:   root,
+		Record: record,
 		GuestPorts: map[uint32]func(net.Conn){
 			EchoPort: func(c net.Conn) {
 				defer c.Close()

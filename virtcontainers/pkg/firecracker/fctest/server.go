@@ -59,16 +59,20 @@ type Options struct {
 	// architectures only): a real guest would then shut down and Firecracker
 	// would exit.
 	OnShutdown func()
+	// Record, when set, receives each request as one JSON line (a Request
+	// object) as soon as it is answered, for tests that watch a stand-in
+	// running in another process.
+	Record io.Writer
 }
 
 // Request is one request the server received, valid or not.
 type Request struct {
-	Method string
-	Path   string
+	Method string `json:"method"`
+	Path   string `json:"path"`
 	// Body is the raw request body.
-	Body string
+	Body string `json:"body"`
 	// StatusCode is the status the server answered with.
-	StatusCode int
+	StatusCode int `json:"status_code"`
 }
 
 // Server is a running stand-in. Its methods are safe for concurrent use.
@@ -206,7 +210,12 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	case out != nil:
 		status = http.StatusOK
 	}
-	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Body: string(body), StatusCode: status})
+	req := Request{Method: r.Method, Path: r.URL.Path, Body: string(body), StatusCode: status}
+	s.requests = append(s.requests, req)
+	if s.opts.Record != nil {
+		line, _ := json.Marshal(req)
+		_, _ = s.opts.Record.Write(append(line, '\n'))
+	}
 
 	switch {
 	case err != nil:
