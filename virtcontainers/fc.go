@@ -106,8 +106,8 @@ type Firecracker struct {
 	arch  fcArch
 	log   *logrus.Entry
 
-	// vmDir is the VM directory and jail root; paths are the host paths of
-	// its files, apiPaths the same files as Firecracker sees them.
+	// vmDir is the VM directory and jail root, as a host path. apiPath
+	// converts its file names to the paths sent in API requests.
 	vmDir  string
 	jailed bool
 

@@ -1,8 +1,8 @@
 package virtcontainers
 
-// fcArch is what the Firecracker backend needs to know about the host
-// architecture's Firecracker build. fc_riscv64.go implements it for the
-// riscv64 port; fc_arch_other.go for the other architectures.
+// fcArch is the set of rules of the host architecture's Firecracker build.
+// fc_riscv64.go implements it for the riscv64 port, and fc_arch_other.go for
+// the other architectures.
 type fcArch interface {
 	// checkBootAssets rejects a kernel or initrd that this Firecracker
 	// build cannot boot, naming the file and what to use instead.
@@ -22,7 +22,7 @@ type fcArch interface {
 	hasSerial(debug bool) bool
 }
 
-// fcKernelParams is what the kernel parameters depend on.
+// fcKernelParams is the input of fcArch.kernelParams.
 type fcKernelParams struct {
 	// Debug enables the serial console.
 	Debug bool

@@ -15,7 +15,7 @@ import (
 // Firecracker cannot add drives to a running VM.
 type fcDrive struct {
 	id string
-	// placeholder is the empty file's path as Firecracker sees it.
+	// placeholder is the empty file's path in API requests.
 	placeholder string
 	// deviceID is the BlockDevice.ID using the drive, "" when it is free.
 	deviceID string
@@ -106,7 +106,7 @@ func (fc *Firecracker) UnplugBlock(ctx context.Context, id string) error {
 		fc.log.WithFields(logrus.Fields{"device": id, "drive": d.id}).Info("block device detached")
 		return nil
 	}
-	return fmt.Errorf("detaching block device %s: no drive holds it", id)
+	return fmt.Errorf("detaching block device %s: not found among the attached devices", id)
 }
 
 // virtioBlockName returns the guest name of the index-th virtio block

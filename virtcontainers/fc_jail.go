@@ -10,8 +10,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// apiPath returns how Firecracker sees the VM directory file name: inside
-// the jail it is at the chroot's root, outside it is the host path.
+// apiPath returns the path of the VM directory file name in API requests:
+// at the chroot's root inside the jail, the host path outside it.
 func (fc *Firecracker) apiPath(name string) string {
 	if fc.jailed {
 		return "/" + name

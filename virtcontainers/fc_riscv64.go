@@ -16,7 +16,7 @@ import (
 //     port is added only when the kernel command line has console=;
 //   - its APLIC declares riscv,num-sources = 10, so at most 10 devices can
 //     have an interrupt;
-//   - SendCtrlAltDel answers 400, so the backend stops the VM with signals.
+//   - SendCtrlAltDel fails with 400, so the backend stops the VM with signals.
 
 // riscv64InterruptSources is the APLIC's riscv,num-sources in the riscv64
 // port of Firecracker.

@@ -108,7 +108,7 @@ func (fc *Firecracker) createVMDir() error {
 	return nil
 }
 
-// fcAssets are the paths of the boot files as Firecracker sees them.
+// fcAssets are the paths of the boot files in API requests.
 type fcAssets struct {
 	kernel     string
 	image      string
@@ -154,10 +154,11 @@ func (fc *Firecracker) prepareAssets() (fcAssets, error) {
 	return a, nil
 }
 
-// guestRootDevice returns the guest device that holds the image's root
-// filesystem. The image is the first drive, /dev/vda; an image with a
-// partition table (an MBR signature at byte 510, which a protective MBR in
-// front of a GPT also has) holds it in /dev/vda1, as osbuilder's images do.
+// guestRootDevice returns the guest device that contains the image's root
+// filesystem. The image is the first drive, /dev/vda. An image with a
+// partition table has the filesystem in /dev/vda1, as Kata's osbuilder images
+// do. The check looks for the MBR signature at byte 510, which the protective
+// MBR in front of a GPT also has.
 func guestRootDevice(imagePath string) (string, error) {
 	f, err := os.Open(imagePath)
 	if err != nil {

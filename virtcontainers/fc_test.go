@@ -21,15 +21,16 @@ import (
 	"github.com/kata-riscv64/kata-riscv64/virtcontainers/pkg/firecracker/fctest"
 )
 
-// envStandInProcess tells a re-executed test binary which stand-in process
-// to be: "firecracker" or "jailer".
+// envStandInProcess selects the stand-in process a re-executed test binary
+// runs as: "firecracker" or "jailer".
 const envStandInProcess = "FCTEST_PROCESS"
 
-// TestFirecrackerStandInProcess is not a test: the Firecracker tests
+// TestFirecrackerStandInProcess is not a test. The Firecracker tests
 // re-execute the test binary through a wrapper script that selects this
-// function, which then serves the stand-in Firecracker API (package fctest,
-// written from Firecracker's swagger schema; not Firecracker) or acts as the
-// stand-in jailer, with the arguments after "--".
+// function, with the process arguments after "--". It then serves the
+// stand-in Firecracker API or acts as the stand-in jailer. The stand-in
+// (package fctest) is written from Firecracker's swagger schema and is not
+// Firecracker.
 func TestFirecrackerStandInProcess(t *testing.T) {
 	switch os.Getenv(envStandInProcess) {
 	case "firecracker":

@@ -83,8 +83,8 @@ func TestFirecrackerBootsSandbox(t *testing.T) {
 	}
 	// TODO: dial with agent/protocols/client and call Health.Check once
 	// the agent client exists; then run a container through the shim.
-	// Until then the check stops at the hybrid vsock layer: Firecracker
-	// answers OK only when a guest process listens on the port.
+	// Until then the check stops at the hybrid vsock layer, because
+	// Firecracker replies OK only when a guest process listens on the port.
 	if err := waitForAgentPort(ctx, url, 3*time.Minute); err != nil {
 		t.Fatalf("kata-agent on %s: %v", url, err)
 	}

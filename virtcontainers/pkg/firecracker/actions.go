@@ -9,8 +9,9 @@ type ActionType string
 const (
 	// ActionInstanceStart boots the configured VM; accepted once.
 	ActionInstanceStart ActionType = "InstanceStart"
-	// ActionSendCtrlAltDel asks an x86_64 guest to reboot, which Firecracker
-	// treats as a shutdown. Other architectures answer 400.
+	// ActionSendCtrlAltDel sends Ctrl+Alt+Del to an x86_64 guest, whose
+	// reboot Firecracker treats as a shutdown. The riscv64 port rejects it
+	// with 400.
 	ActionSendCtrlAltDel ActionType = "SendCtrlAltDel"
 	// ActionFlushMetrics writes the metrics now.
 	ActionFlushMetrics ActionType = "FlushMetrics"

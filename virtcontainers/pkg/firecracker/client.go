@@ -50,9 +50,8 @@ func NewClient(socketPath string) *Client {
 // SocketPath returns the API socket the client dials.
 func (c *Client) SocketPath() string { return c.socketPath }
 
-// APIError is a request that Firecracker answered with an error status. It
-// carries the request that caused it, so that a log line alone shows what
-// the runtime sent.
+// APIError is an error response from Firecracker. It carries the request
+// that caused it, so that a log line alone shows what the runtime sent.
 type APIError struct {
 	Method string
 	Path   string

@@ -9,7 +9,7 @@ type Metrics struct {
 }
 
 // PutMetrics starts the metrics system. Firecracker accepts it once per
-// process and answers 400 to a second request.
+// process and rejects a second request with 400.
 func (c *Client) PutMetrics(ctx context.Context, m Metrics) error {
 	return c.do(ctx, "PUT", "/metrics", m, nil)
 }

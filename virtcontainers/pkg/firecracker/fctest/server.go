@@ -51,16 +51,16 @@ type Options struct {
 	// VMMVersion is the version GET / reports.
 	VMMVersion string
 	// GuestPorts are the vsock ports a guest listens on once the instance
-	// runs. A host connection that asks for one of them is handed to its
-	// handler after the "OK" line; others are closed, as Firecracker does
-	// when the guest refuses the connection.
+	// runs. A host connection to one of them is handed to its handler after
+	// the "OK" line. Connections to other ports are closed, as Firecracker
+	// does when the guest rejects the connection.
 	GuestPorts map[uint32]func(net.Conn)
 	// OnShutdown, when set, runs after an accepted SendCtrlAltDel (non-riscv64
 	// architectures only): a real guest would then shut down and Firecracker
 	// would exit.
 	OnShutdown func()
 	// Record, when set, receives each request as one JSON line (a Request
-	// object) as soon as it is answered, for tests that watch a stand-in
+	// object) before its response is sent, for tests that watch a stand-in
 	// running in another process.
 	Record io.Writer
 }
@@ -71,7 +71,7 @@ type Request struct {
 	Path   string `json:"path"`
 	// Body is the raw request body.
 	Body string `json:"body"`
-	// StatusCode is the status the server answered with.
+	// StatusCode is the response status.
 	StatusCode int `json:"status_code"`
 }
 

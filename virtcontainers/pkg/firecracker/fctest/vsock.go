@@ -10,9 +10,9 @@ import (
 	"time"
 )
 
-// firstHostPort is where the stand-in starts numbering the host side of
-// forwarded connections; Firecracker's vsock muxer allocates local ports from
-// 1<<30 upwards.
+// firstHostPort is the first host-side port number the stand-in reports in
+// its "OK <port>" lines. The value is arbitrary, because clients only check
+// for "OK".
 const firstHostPort = 1 << 30
 
 // vsockListener serves the vsock device's Unix socket (uds_path) with the
