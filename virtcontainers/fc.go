@@ -7,7 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
+	"regexp"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -45,6 +45,11 @@ const (
 	fcMetricsFIFO   = "metrics.fifo"
 	fcRootfsDriveID = "rootfs"
 )
+
+// fcInstanceID matches the instance ids Firecracker and the jailer accept
+// (--id), which also name the VM directory: letters, digits and hyphens, at
+// most 64 (Firecracker's docs/jailer.md).
+var fcInstanceID = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
 
 // FirecrackerOptions are the Firecracker backend's settings that do not come
 // from configuration.toml.
@@ -118,6 +123,8 @@ type Firecracker struct {
 	// monitors are not held up by a StopVM in progress.
 	exited chan struct{}
 	pid    atomic.Int64
+	// stderrTail keeps the end of Firecracker's stderr for error messages.
+	stderrTail tailBuffer
 
 	// mu guards every field below.
 	mu       sync.Mutex
@@ -134,8 +141,8 @@ var _ Hypervisor = (*Firecracker)(nil)
 // NewFirecracker validates hc for the Firecracker backend and returns a VM
 // that StartVM boots. Nothing is created on the host until StartVM.
 func NewFirecracker(id string, hc HypervisorConfig, agent AgentConfig, opts FirecrackerOptions) (*Firecracker, error) {
-	if id == "" || strings.ContainsAny(id, "/\x00") || id == "." || id == ".." {
-		return nil, fmt.Errorf("invalid sandbox id %q for Firecracker: want a non-empty name without '/'", id)
+	if !fcInstanceID.MatchString(id) {
+		return nil, fmt.Errorf("invalid sandbox id %q for Firecracker: Firecracker and its jailer accept 1 to 64 letters, digits and hyphens", id)
 	}
 	if opts.RunRoot == "" {
 		opts.RunRoot = DefaultRunRoot

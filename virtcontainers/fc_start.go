@@ -210,7 +210,7 @@ func (fc *Firecracker) launch() error {
 	stdout := fc.log.WithField("stream", "vmm-stdout").WriterLevel(logrus.InfoLevel)
 	stderr := fc.log.WithField("stream", "vmm-stderr").WriterLevel(logrus.WarnLevel)
 	cmd.Stdout = stdout
-	cmd.Stderr = stderr
+	cmd.Stderr = io.MultiWriter(stderr, &fc.stderrTail)
 
 	if err := cmd.Start(); err != nil {
 		stdout.Close()
@@ -285,7 +285,8 @@ func (fc *Firecracker) pollWait(ctx context.Context, deadline time.Time) error {
 	}
 	select {
 	case <-fc.exited:
-		return fmt.Errorf("%w before it was ready (pid %d)", ErrVMExited, fc.cmd.Process.Pid)
+		return fmt.Errorf("%w before it was ready (pid %d, %s, last stderr %q)",
+			ErrVMExited, fc.cmd.Process.Pid, fc.cmd.ProcessState, fc.stderrTail.String())
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-time.After(fcPollInterval):

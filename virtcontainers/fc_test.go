@@ -399,6 +399,11 @@ func TestFirecrackerStartFailureCleansUp(t *testing.T) {
 	if !errors.Is(err, ErrVMExited) {
 		t.Fatalf("StartVM with a VMM that exits: got %v, want ErrVMExited", err)
 	}
+	for _, want := range []string{"exit status 1", "stand-in firecracker: exiting at start"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("StartVM error %q: want it to contain %q from the VMM's exit", err, want)
+		}
+	}
 	select {
 	case <-fc.Exited():
 	default:
@@ -660,6 +665,8 @@ func TestNewFirecrackerRejectsBadConfig(t *testing.T) {
 		{"virtio-blk driver", "sb", func(hc *HypervisorConfig) { hc.BlockDeviceDriver = BlockDriverVirtioBlk }, "virtio-mmio only"},
 		{"too many vcpus", "sb", func(hc *HypervisorConfig) { hc.DefaultVCPUs = 33 }, "1 to 32 vCPUs"},
 		{"id with slash", "a/b", func(hc *HypervisorConfig) {}, "invalid sandbox id"},
+		{"id with underscore", "pod_1", func(hc *HypervisorConfig) {}, "invalid sandbox id \"pod_1\""},
+		{"id of 65 characters", strings.Repeat("a", 65), func(hc *HypervisorConfig) {}, "1 to 64 letters, digits and hyphens"},
 		{"empty id", "", func(hc *HypervisorConfig) {}, "invalid sandbox id"},
 	}
 	for _, tt := range tests {
@@ -677,7 +684,7 @@ func TestNewFirecrackerRejectsBadConfig(t *testing.T) {
 	hc.JailerPath = f.jailer
 	hc.ValidJailerPaths = []string{filepath.Join(f.dir, "bin", "j*")}
 	hc.ValidHypervisorPaths = []string{filepath.Join(f.dir, "bin", "fire*")}
-	if _, err := NewFirecracker("ok", hc, AgentConfig{}, f.options()); err != nil {
+	if _, err := NewFirecracker(strings.Repeat("0123456789abcdef", 4), hc, AgentConfig{}, f.options()); err != nil {
 		t.Errorf("NewFirecracker with paths inside the globs: %v", err)
 	}
 }
@@ -716,5 +723,43 @@ func TestVirtioBlockName(t *testing.T) {
 		if got := virtioBlockName(tt.index); got != tt.want {
 			t.Errorf("virtioBlockName(%d): got %s, want %s", tt.index, got, tt.want)
 		}
+	}
+}
+
+func TestLineLimiter(t *testing.T) {
+	start := time.Unix(1000, 0)
+	l := lineLimiter{perSecond: 2}
+	steps := []struct {
+		at             time.Duration
+		wantAllowed    bool
+		wantSuppressed int
+	}{
+		{0, true, 0},
+		{100 * time.Millisecond, true, 0},
+		{200 * time.Millisecond, false, 0},
+		{300 * time.Millisecond, false, 0},
+		{1100 * time.Millisecond, true, 2},
+		{1200 * time.Millisecond, true, 0},
+		{5 * time.Second, true, 0},
+	}
+	for i, st := range steps {
+		allowed, suppressed := l.allow(start.Add(st.at))
+		if allowed != st.wantAllowed || suppressed != st.wantSuppressed {
+			t.Errorf("step %d at +%s: got allowed=%v suppressed=%d, want allowed=%v suppressed=%d",
+				i, st.at, allowed, suppressed, st.wantAllowed, st.wantSuppressed)
+		}
+	}
+}
+
+func TestTailBuffer(t *testing.T) {
+	var tb tailBuffer
+	tb.Write([]byte("first line\n"))
+	if got := tb.String(); got != "first line" {
+		t.Errorf("after one write: got %q, want \"first line\"", got)
+	}
+	tb.Write([]byte(strings.Repeat("x", tailBufferSize) + "END\n"))
+	got := tb.String()
+	if len(got) > tailBufferSize || !strings.HasSuffix(got, "END") || strings.Contains(got, "first") {
+		t.Errorf("after overflow: got %d bytes ending %q, want at most %d bytes ending in END", len(got), got[len(got)-5:], tailBufferSize)
 	}
 }
