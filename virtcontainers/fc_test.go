@@ -17,6 +17,7 @@ import (
 	"github.com/sirupsen/logrus"
 	logtest "github.com/sirupsen/logrus/hooks/test"
 
+	"github.com/kata-riscv64/kata-riscv64/agent/protocols/client"
 	"github.com/kata-riscv64/kata-riscv64/virtcontainers/pkg/firecracker"
 	"github.com/kata-riscv64/kata-riscv64/virtcontainers/pkg/firecracker/fctest"
 )
@@ -304,6 +305,25 @@ func TestFirecrackerStartStop(t *testing.T) {
 	}
 	if err := fc.StartVM(context.Background()); err == nil {
 		t.Errorf("StartVM after StopVM: got nil, want an error")
+	}
+}
+
+func TestFirecrackerAgentURLDials(t *testing.T) {
+	f := newFCFixture(t)
+	fc := f.start(t, "dial", f.config(), f.options())
+	url, err := fc.AgentURL()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, url, client.WithHandshakeTimeout(5*time.Second), client.WithLogger(f.logger))
+	if err != nil {
+		t.Fatalf("agent client Dial(%s) through the stand-in's hybrid vsock: %v", url, err)
+	}
+	if err := c.Close(); err != nil {
+		t.Errorf("closing the agent connection: %v", err)
 	}
 }
 

@@ -3,10 +3,7 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
-	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +12,8 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/kata-riscv64/kata-riscv64/agent/protocols/client"
+	"github.com/kata-riscv64/kata-riscv64/agent/protocols/grpc"
 	vc "github.com/kata-riscv64/kata-riscv64/virtcontainers"
 )
 
@@ -25,8 +24,8 @@ const (
 )
 
 // TestFirecrackerBootsSandbox boots a sandbox VM with a riscv64 Firecracker
-// build and checks that the kata-agent accepts a connection on its vsock
-// port. It runs inside the emulated riscv64 host, which has KVM with the
+// build and checks that the kata-agent responds to Health.Check over hybrid
+// vsock. It runs inside the emulated riscv64 host, which has KVM with the
 // in-kernel AIA irqchip that Firecracker's riscv64 port needs.
 func TestFirecrackerBootsSandbox(t *testing.T) {
 	fcPath := os.Getenv("FIRECRACKER")
@@ -81,13 +80,23 @@ func TestFirecrackerBootsSandbox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// TODO: dial with agent/protocols/client and call Health.Check once
-	// the agent client exists; then run a container through the shim.
-	// Until then the check stops at the hybrid vsock layer, because
-	// Firecracker replies OK only when a guest process listens on the port.
-	if err := waitForAgentPort(ctx, url, 3*time.Minute); err != nil {
-		t.Fatalf("kata-agent on %s: %v", url, err)
+	dialCtx, dialCancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer dialCancel()
+	agent, err := client.Dial(dialCtx, url, client.WithLogger(logrus.NewEntry(logger)))
+	if err != nil {
+		t.Fatalf("connecting to the kata-agent at %s: %v", url, err)
 	}
+	defer agent.Close()
+
+	resp, err := agent.Health.Check(ctx, &grpc.CheckRequest{})
+	if err != nil {
+		t.Fatalf("Health.Check: %v", err)
+	}
+	if resp.Status != grpc.HealthCheckResponse_SERVING {
+		t.Errorf("Health.Check status: got %v, want SERVING", resp.Status)
+	}
+	// TODO: run a container in this sandbox through containerd-shim-kata-v2
+	// once the shim exists.
 }
 
 func envOr(key, def string) string {
@@ -95,46 +104,4 @@ func envOr(key, def string) string {
 		return v
 	}
 	return def
-}
-
-// waitForAgentPort retries the hybrid vsock handshake until the guest
-// accepts the connection, which happens once the agent listens.
-func waitForAgentPort(ctx context.Context, url string, timeout time.Duration) error {
-	rest := strings.TrimPrefix(url, "hvsock://")
-	i := strings.LastIndex(rest, ":")
-	uds, port := rest[:i], rest[i+1:]
-	deadline := time.Now().Add(timeout)
-	var last error
-	for time.Now().Before(deadline) {
-		last = hvsockConnect(uds, port)
-		if last == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
-	return fmt.Errorf("no connection within %s: %w", timeout, last)
-}
-
-func hvsockConnect(uds, port string) error {
-	conn, err := net.DialTimeout("unix", uds, 5*time.Second)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := fmt.Fprintf(conn, "CONNECT %s\n", port); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(conn).ReadString('\n')
-	if err != nil {
-		return fmt.Errorf("handshake: %w", err)
-	}
-	if !strings.HasPrefix(line, "OK ") {
-		return fmt.Errorf("handshake: got %q, want \"OK <port>\"", line)
-	}
-	return nil
 }
