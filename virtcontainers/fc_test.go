@@ -16,6 +16,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 	logtest "github.com/sirupsen/logrus/hooks/test"
+	"golang.org/x/sys/unix"
 
 	"github.com/kata-riscv64/kata-riscv64/agent/protocols/client"
 	"github.com/kata-riscv64/kata-riscv64/virtcontainers/pkg/firecracker"
@@ -781,5 +782,112 @@ func TestTailBuffer(t *testing.T) {
 	got := tb.String()
 	if len(got) > tailBufferSize || !strings.HasSuffix(got, "END") || strings.Contains(got, "first") {
 		t.Errorf("after overflow: got %d bytes ending %q, want at most %d bytes ending in END", len(got), got[len(got)-5:], tailBufferSize)
+	}
+}
+
+// mountPoints returns the mount points under dir, from /proc/self/mountinfo.
+func mountPoints(t *testing.T, dir string) []string {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) > 4 && strings.HasPrefix(fields[4], dir+"/") {
+			out = append(out, fields[4])
+		}
+	}
+	return out
+}
+
+func TestFirecrackerJailerBindMounts(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a tmpfs and bind-mount files into the jail")
+	}
+	f := newFCFixture(t)
+
+	// Boot files on another filesystem cannot be hard-linked into the jail,
+	// so the backend bind-mounts them.
+	assets := filepath.Join(f.dir, "assets")
+	if err := os.Mkdir(assets, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", assets, "tmpfs", 0, "size=4m"); err != nil {
+		t.Skipf("needs tmpfs mounts: %v", err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(assets, unix.MNT_DETACH) })
+
+	hc := f.config()
+	hc.KernelPath = filepath.Join(assets, "Image")
+	hc.ImagePath = filepath.Join(assets, "kata-containers.img")
+	writeRISCVImage(t, hc.KernelPath)
+	writeDiskImage(t, hc.ImagePath, true)
+	disk := filepath.Join(assets, "c1.img")
+	writeDiskImage(t, disk, false)
+	hc.JailerPath = f.jailer
+	opts := f.options()
+	opts.ContainerDrives = 1
+
+	fc := f.start(t, "bound", hc, opts)
+	if _, err := fc.HotplugBlock(context.Background(), BlockDevice{ID: "c1", Path: disk}); err != nil {
+		t.Fatalf("HotplugBlock from another filesystem: %v", err)
+	}
+
+	root := fc.VMDir()
+	got := strings.Join(mountPoints(t, root), " ")
+	want := strings.Join([]string{root + "/vmlinux", root + "/rootfs.img", root + "/drive_0.device"}, " ")
+	if got != want {
+		t.Errorf("bind mounts in the jail:\ngot  %s\nwant %s", got, want)
+	}
+
+	if err := fc.StopVM(context.Background()); err != nil {
+		t.Fatalf("StopVM: %v", err)
+	}
+	if left := mountPoints(t, root); len(left) > 0 {
+		t.Errorf("bind mounts after StopVM: got %v, want none", left)
+	}
+	if _, err := os.Stat(filepath.Dir(root)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("jail after StopVM: got %v, want it removed", err)
+	}
+	for _, p := range []string{hc.KernelPath, hc.ImagePath, disk} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("host file %s after StopVM: %v", p, err)
+		}
+	}
+}
+
+func TestFirecrackerConfigFailureCleansUp(t *testing.T) {
+	f := newFCFixture(t)
+	opts := f.options()
+	opts.Networks = []FirecrackerNetwork{{ID: "eth0", HostDevName: "tap0", MTU: 10}}
+	fc, err := NewFirecracker("badnet", f.config(), AgentConfig{}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	err = fc.StartVM(context.Background())
+	var apiErr *firecracker.APIError
+	if !errors.As(err, &apiErr) {
+		t.Fatalf("StartVM with an MTU of 10: got %v, want a Firecracker API error", err)
+	}
+	for _, want := range []string{"network interface eth0 (tap tap0)", "PUT /network-interfaces/eth0", `"mtu":10`, "below the minimum 68"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("StartVM error %q: want it to contain %q", err, want)
+		}
+	}
+
+	select {
+	case <-fc.Exited():
+	default:
+		t.Errorf("Exited after a failed configuration: channel still open, the VMM still runs")
+	}
+	if _, err := os.Stat(filepath.Join(f.runRoot, "firecracker", "badnet")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("VM directory after a failed configuration: got %v, want it removed", err)
+	}
+	reqs := configRequests(f.requests(t))
+	if last := reqs[len(reqs)-1]; !strings.HasPrefix(last, "PUT /network-interfaces/eth0") {
+		t.Errorf("last request: got %s, want the rejected PUT /network-interfaces/eth0", last)
 	}
 }
