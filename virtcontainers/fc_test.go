@@ -60,7 +60,7 @@ type fcFixture struct {
 
 // newFCFixture prepares the files. env is added to the stand-in
 // firecracker's environment (for example fctest.EnvIgnoreSIGTERM+"=1").
-func newFCFixture(t *testing.T, env ...string) *fcFixture {
+func newFCFixture(t testing.TB, env ...string) *fcFixture {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
@@ -99,7 +99,7 @@ type ioDiscard struct{}
 
 func (ioDiscard) Write(p []byte) (int, error) { return len(p), nil }
 
-func writeWrapper(t *testing.T, path, self, role string, env []string) {
+func writeWrapper(t testing.TB, path, self, role string, env []string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
@@ -119,7 +119,7 @@ func writeWrapper(t *testing.T, path, self, role string, env []string) {
 // writeRISCVImage writes the 64-byte header of an uncompressed riscv64
 // Image (an EFI stub "MZ", magic "RISCV\0\0\0" at 0x30, magic2 "RSC\x05" at
 // 0x38), padded to 4 KiB.
-func writeRISCVImage(t *testing.T, path string) {
+func writeRISCVImage(t testing.TB, path string) {
 	t.Helper()
 	data := make([]byte, 4096)
 	copy(data, "MZ")
@@ -132,7 +132,7 @@ func writeRISCVImage(t *testing.T, path string) {
 
 // writeDiskImage writes a 64 KiB disk image, with an MBR signature when
 // partitioned.
-func writeDiskImage(t *testing.T, path string, partitioned bool) {
+func writeDiskImage(t testing.TB, path string, partitioned bool) {
 	t.Helper()
 	data := make([]byte, 64*1024)
 	if partitioned {
