@@ -21,8 +21,8 @@ COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 # Every main package declares 'var version, commit string' and hands them to its library.
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-# Every main package of the module.
-CMDS := ./runtime/cmd/... ./agent/cmd/... ./osbuilder/cmd/... ./tools/...
+# Every main package of the module, from the command trees that exist so far.
+CMDS := $(foreach d,runtime/cmd agent/cmd osbuilder/cmd tools,$(if $(wildcard $(d)),./$(d)/...))
 
 QEMU_USER ?= qemu-riscv64-static
 GOLANGCI_LINT_VERSION ?= v2.15.0
@@ -35,7 +35,8 @@ all: build
 
 build: $(addprefix build-,$(ARCHES))
 
-build-%:
+# A static pattern rule, because make skips pattern rules for .PHONY targets.
+$(addprefix build-,$(ARCHES)): build-%:
 	@mkdir -p $(BUILD_DIR)/$*
 	CGO_ENABLED=0 GOOS=linux GOARCH=$* $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
 		-o $(BUILD_DIR)/$*/ $(CMDS)
