@@ -1,6 +1,8 @@
 package main
 
 import (
+	"reflect"
+	"strings"
 	"testing"
 	"testing/fstest"
 )
@@ -71,5 +73,28 @@ func TestCacheKeyOfEmbeddedFiles(t *testing.T) {
 	}
 	if len(k) != 16 {
 		t.Errorf("key %q has %d characters, want 16", k, len(k))
+	}
+}
+
+func TestMountsUnder(t *testing.T) {
+	mountinfo := `22 1 8:1 / / rw - ext4 /dev/vda rw
+40 22 0:5 / /b/images/.build-1/rootfs/proc rw - proc proc rw
+41 22 0:6 / /b/images/.build-1/rootfs/dev/pts rw - devpts devpts rw
+42 22 0:7 / /b/images/.build-1/rootfs/dev rw - devtmpfs udev rw
+43 22 0:8 / /b/images/.build-10/rootfs/proc rw - proc proc rw
+44 22 0:9 / /b/images/.build-1/with\040space rw - tmpfs tmpfs rw
+`
+	got, err := mountsUnder(strings.NewReader(mountinfo), "/b/images/.build-1/")
+	if err != nil {
+		t.Fatalf("mountsUnder: %v", err)
+	}
+	want := []string{
+		"/b/images/.build-1/rootfs/dev/pts",
+		"/b/images/.build-1/rootfs/proc",
+		"/b/images/.build-1/rootfs/dev",
+		"/b/images/.build-1/with space",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("mountsUnder =\n%q\nwant (deepest first)\n%q", got, want)
 	}
 }

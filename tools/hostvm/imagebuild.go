@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -75,7 +76,12 @@ func ensureImage(ctx context.Context, log *logrus.Entry, opts buildOptions) (ima
 	if err != nil {
 		return "", fmt.Errorf("creating the build directory: %w", err)
 	}
-	defer os.RemoveAll(tmp) // a no-op after the rename below
+	defer func() {
+		// Nothing is left to remove after the rename below.
+		if err := removeBuildDir(tmp); err != nil {
+			log.WithError(err).Error("removing the failed build")
+		}
+	}()
 	// MkdirTemp creates mode 0700, which keeps apt's _apt user inside the
 	// new root from reaching its download directory.
 	if err := os.Chmod(tmp, 0o755); err != nil {
@@ -188,7 +194,7 @@ func buildImage(ctx context.Context, log *logrus.Entry, spec imageSpec, dir imag
 		return m, err
 	}
 
-	if err := os.RemoveAll(rootfs); err != nil {
+	if err := removeBuildDir(rootfs); err != nil {
 		return m, fmt.Errorf("removing the root filesystem tree: %w", err)
 	}
 	if err := os.RemoveAll(guest); err != nil {
@@ -230,6 +236,10 @@ func mmdebstrapArgs(spec imageSpec, guestDir, rootfs string) []string {
 
 func runMmdebstrap(ctx context.Context, spec imageSpec, guestDir, rootfs string) error {
 	cmd := exec.CommandContext(ctx, "mmdebstrap", mmdebstrapArgs(spec, guestDir, rootfs)...)
+	// SIGTERM lets mmdebstrap unmount /proc, /sys and /dev inside the new
+	// root before it exits; SIGKILL would leave them mounted.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 2 * time.Minute
 	cmd.Stdout = os.Stderr
 	cmd.Stderr = os.Stderr
 	if err := cmd.Run(); err != nil {
