@@ -31,7 +31,7 @@ GOLANGCI_LINT_VERSION ?= v2.15.0
 GOBIN_DIR := $(shell $(GO) env GOPATH)/bin
 
 .PHONY: all build $(addprefix build-,$(ARCHES)) test fmt-check vet lint unit-host unit-riscv64 \
-	integration e2e generate deps clean guest
+	integration e2e hostvm generate deps clean guest
 
 all: build
 
@@ -76,6 +76,9 @@ unit-riscv64:
 integration: build
 	$(GO) test -tags integration -count=1 -timeout 40m ./...
 
+# The end-to-end tests run inside the emulated riscv64 host of tools/hostvm,
+# whose image is built on first use (about 8 minutes) and cached in
+# $(BUILD_DIR)/hostvm.
 e2e: build
 	$(GO) run ./tools/hostvm e2e
 
@@ -108,6 +111,10 @@ guest:
 	$(OSBUILDER) initrd --rootfs $(GUEST_DIR)/rootfs-agent-init \
 		--out $(GUEST_DIR)/kata-containers-initrd.img --force
 	@ls -l $(GUEST_DIR)
+
+# Builds the emulated host image without running anything in it.
+hostvm:
+	$(GO) run ./tools/hostvm build
 
 generate:
 	$(MAKE) -C agent/protocols generate
