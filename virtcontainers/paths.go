@@ -41,10 +41,6 @@ func (p Paths) MonitorSocket(id string) string {
 	return filepath.Join(p.SandboxDir(id), "shim-monitor.sock")
 }
 
-// Guest-side paths, as upstream's agent expects them.
-const (
-	// guestSharedDir is where the agent mounts the shared filesystem.
-	guestSharedDir = "/run/kata-containers/shared/containers"
-	// sharedFSTag is the mount tag of the shared filesystem.
-	sharedFSTag = "kataShared"
-)
+// guestSharedDir is where the agent mounts the shared filesystem, as
+// upstream's agent expects it.
+const guestSharedDir = "/run/kata-containers/shared/containers"

@@ -108,7 +108,7 @@ func createSandbox(ctx context.Context, cfg SandboxConfig, deps sandboxDeps) (s 
 	}
 
 	s.hypervisor, err = deps.newHypervisor(cfg.HypervisorType, HypervisorParams{
-		ID: cfg.ID, Config: cfg.Hypervisor, Paths: cfg.Paths, SharedDir: sharedDir,
+		ID: cfg.ID, Config: cfg.Hypervisor, Agent: cfg.Agent, Paths: cfg.Paths, SharedDir: sharedDir,
 	})
 	if err != nil {
 		return s, err

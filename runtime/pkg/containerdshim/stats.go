@@ -7,6 +7,7 @@ import (
 
 	"github.com/containerd/cgroups/v3/cgroup2/stats"
 	taskAPI "github.com/containerd/containerd/api/runtime/task/v2"
+	"github.com/containerd/containerd/protobuf"
 	"github.com/containerd/typeurl/v2"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"google.golang.org/protobuf/types/known/emptypb"
@@ -44,7 +45,7 @@ func (s *service) Stats(ctx context.Context, r *taskAPI.StatsRequest) (*taskAPI.
 	if err != nil {
 		return nil, toTTRPC(fmt.Errorf("encoding statistics of container %s: %w", r.ID, err))
 	}
-	return &taskAPI.StatsResponse{Stats: typeurl.MarshalProto(data)}, nil
+	return &taskAPI.StatsResponse{Stats: protobuf.FromAny(data)}, nil
 }
 
 // Update changes a container's resource limits inside the guest. The VM
