@@ -151,7 +151,7 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 
-	addr := channel.Select(cfg.ServerAddr, config.DefaultSerialPort, config.DefaultVsockAddr, "/sys")
+	addr := channel.Select(cfg.ServerAddr, config.DefaultSerialPort, config.DefaultVsockAddr, opts.SysDir)
 	l, err := channel.Listen(addr, log.WithField("subsystem", "channel"))
 	if err != nil {
 		return err
