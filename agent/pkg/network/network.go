@@ -33,7 +33,7 @@ func New() (*Network, error) {
 // Close releases the netlink socket.
 func (n *Network) Close() { n.h.Close() }
 
-// findLink finds the interface by MAC address, which the runtime knows from
+// findLink finds the interface by MAC address, which the runtime takes from
 // the device it attached, or else by name.
 func (n *Network) findLink(iface *types.Interface) (netlink.Link, error) {
 	links, err := n.h.LinkList()

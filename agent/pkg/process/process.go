@@ -1,4 +1,4 @@
-// Package process holds one process of a container as the agent sees it:
+// Package process models one process of a container in the agent:
 // its pid, its standard streams (pipes, or a pseudo terminal) and its exit
 // status.
 package process

@@ -25,7 +25,7 @@ import (
 	"github.com/kata-riscv64/kata-riscv64/agent/protocols/ocispec"
 )
 
-// Config is what the sandbox needs from the agent's configuration.
+// Config is the part of the agent's configuration that the sandbox uses.
 type Config struct {
 	Runtime container.Runtime
 	// ResolvConf is the file CreateSandbox writes the DNS settings to.

@@ -92,8 +92,8 @@ func (s *Service) SetGuestDateTime(ctx context.Context, req *grpc.SetGuestDateTi
 	return empty, guest.SetTime(req.Sec, req.Usec)
 }
 
-// GetOOMEvent is not supported: the runtime's loop on it ends at the first
-// Unimplemented answer.
+// GetOOMEvent is not supported. The runtime's loop on it ends at the first
+// Unimplemented reply.
 func (s *Service) GetOOMEvent(ctx context.Context, req *grpc.GetOOMEventRequest) (*grpc.OOMEvent, error) {
 	// TODO: watch memory.events of each container's cgroup for oom_kill.
 	return nil, unimplemented("GetOOMEvent")

@@ -39,7 +39,7 @@ type Config struct {
 	// then fail with Unimplemented.
 	Network *network.Network
 	Metrics *metrics.Metrics
-	// OnDestroy runs after DestroySandbox has answered; the agent powers the
+	// OnDestroy runs after the reply to DestroySandbox; the agent powers the
 	// guest off there when it is PID 1.
 	OnDestroy func()
 	Log       *logrus.Entry
@@ -131,7 +131,7 @@ func toStatus(err error) error {
 	return status.Error(code, err.Error())
 }
 
-// unimplemented answers a method of the protocol the agent does not support.
+// unimplemented returns the error for a protocol method the agent does not support.
 func unimplemented(method string) error {
 	return fmt.Errorf("%s is not supported by this agent: %w", method, errdefs.ErrUnimplemented)
 }

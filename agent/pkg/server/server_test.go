@@ -104,7 +104,7 @@ func TestInterceptRecoversPanic(t *testing.T) {
 }
 
 // TestServeOverUnixSocket runs the registered services on a Unix socket and
-// checks Health and the answer to a method this agent does not declare.
+// checks Health and the reply to a method this agent does not declare.
 func TestServeOverUnixSocket(t *testing.T) {
 	s := newTestService(t)
 	srv, err := s.NewTTRPCServer()
