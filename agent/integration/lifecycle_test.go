@@ -180,6 +180,18 @@ func TestContainerLifecycle(t *testing.T) {
 		wantCode(t, "WaitProcess after RemoveContainer", err, codes.NotFound)
 	})
 
+	t.Run("remove a created container", func(t *testing.T) {
+		spec := containerSpec(a.rootfs, false, "echo", "never")
+		if _, err := a.agent.CreateContainer(ctx, &grpc.CreateContainerRequest{ContainerId: "c6", OCI: spec}); err != nil {
+			t.Fatalf("CreateContainer: %v", err)
+		}
+		_, err := a.agent.CreateContainer(ctx, &grpc.CreateContainerRequest{ContainerId: "c6", OCI: spec})
+		wantCode(t, "second CreateContainer with the same id", err, codes.AlreadyExists)
+		if _, err := a.agent.RemoveContainer(ctx, &grpc.RemoveContainerRequest{ContainerId: "c6", Timeout: 10}); err != nil {
+			t.Fatalf("RemoveContainer of a created container: %v", err)
+		}
+	})
+
 	t.Run("errors", func(t *testing.T) {
 		_, err := a.agent.StartContainer(ctx, &grpc.StartContainerRequest{ContainerId: "nope"})
 		wantCode(t, "StartContainer of an unknown id", err, codes.NotFound)

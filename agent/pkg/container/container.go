@@ -31,9 +31,12 @@ type Container struct {
 	init *process.Process
 
 	mu sync.Mutex
-	// state and execs are guarded by mu.
+	// state, execs and forgetting are guarded by mu.
 	state State
 	execs map[string]*process.Process
+	// forgetting marks exec ids whose process is being dropped after
+	// WaitProcess.
+	forgetting map[string]bool
 }
 
 // Create creates container id from spec with the OCI runtime, with its init
@@ -71,8 +74,9 @@ func Create(ctx context.Context, rt *Runtime, id string, spec *specs.Spec) (*Con
 			Log:       filepath.Join(bundle, "runtime-log.json"),
 			LogFormat: runc.JSON,
 		},
-		state: Created,
-		execs: make(map[string]*process.Process),
+		state:      Created,
+		execs:      make(map[string]*process.Process),
+		forgetting: make(map[string]bool),
 	}
 
 	proc, streams, err := newStreams(id, "", spec.Process.User, spec.Process.Terminal)

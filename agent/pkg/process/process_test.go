@@ -99,3 +99,33 @@ func TestSetExitedOnce(t *testing.T) {
 		t.Errorf("Status = %d, want 42 (the first exit counts)", p.Status())
 	}
 }
+
+func TestDrainedAfterBothStreamsEOF(t *testing.T) {
+	p, pipes := newPipeProcess(t)
+	child := childEnds(t, pipes)
+	child.stdout.Close()
+	child.stderr.Close()
+
+	if _, err := p.ReadStdout(0); !errors.Is(err, errdefs.ErrEOF) {
+		t.Fatalf("ReadStdout = %v, want ErrEOF", err)
+	}
+	select {
+	case <-p.Drained():
+		t.Fatalf("Drained closed with stderr still unread")
+	default:
+	}
+
+	if _, err := p.ReadStderr(0); !errors.Is(err, errdefs.ErrEOF) {
+		t.Fatalf("ReadStderr = %v, want ErrEOF", err)
+	}
+	select {
+	case <-p.Drained():
+	default:
+		t.Errorf("Drained still open after both streams reached EOF")
+	}
+
+	// A second EOF must not close the channel again.
+	if _, err := p.ReadStdout(0); !errors.Is(err, errdefs.ErrEOF) {
+		t.Errorf("second ReadStdout = %v, want ErrEOF", err)
+	}
+}
