@@ -161,3 +161,18 @@ func TestServeOverUnixSocket(t *testing.T) {
 		t.Errorf("GetMetrics = %v, want the NotFound request counted", err)
 	}
 }
+
+func TestWithIDs(t *testing.T) {
+	log := logrus.NewEntry(logrus.New())
+	got := withIDs(log, &grpc.WaitProcessRequest{ContainerId: "c1", ExecId: "e1"})
+	if got.Data["container"] != "c1" || got.Data["exec"] != "e1" {
+		t.Errorf("withIDs fields = %v, want container=c1 exec=e1", got.Data)
+	}
+	got = withIDs(log, &grpc.CheckRequest{})
+	if len(got.Data) != 0 {
+		t.Errorf("withIDs of a request without ids = %v, want no fields", got.Data)
+	}
+	if got := withIDs(log, nil); len(got.Data) != 0 {
+		t.Errorf("withIDs(nil) = %v, want no fields", got.Data)
+	}
+}
