@@ -65,6 +65,9 @@ type Sandbox struct {
 	mounts map[string]int
 	// containerMounts lists the storage mount points of each container.
 	containerMounts map[string][]string
+
+	// oomEvents carries ids of containers with an OOM kill to GetOOMEvent.
+	oomEvents chan string
 }
 
 // New returns an empty sandbox.
@@ -76,6 +79,7 @@ func New(cfg Config, log *logrus.Entry) *Sandbox {
 		pending:         make(map[string]bool),
 		mounts:          make(map[string]int),
 		containerMounts: make(map[string][]string),
+		oomEvents:       make(chan string, oomQueue),
 	}
 }
 
@@ -298,6 +302,19 @@ func (s *Sandbox) CreateContainer(ctx context.Context, req *grpc.CreateContainer
 	s.containerMounts[id] = mounted
 	s.mu.Unlock()
 	created = true
+	return nil
+}
+
+// StartContainer starts container id and watches it for OOM kills.
+func (s *Sandbox) StartContainer(ctx context.Context, id string) error {
+	c, err := s.Container(id)
+	if err != nil {
+		return err
+	}
+	if err := c.Start(ctx); err != nil {
+		return err
+	}
+	go s.watchOOM(c)
 	return nil
 }
 

@@ -32,11 +32,7 @@ func (s *Service) CreateContainer(ctx context.Context, req *grpc.CreateContainer
 
 // StartContainer starts the program of a created container.
 func (s *Service) StartContainer(ctx context.Context, req *grpc.StartContainerRequest) (*emptypb.Empty, error) {
-	c, err := s.cfg.Sandbox.Container(req.ContainerId)
-	if err != nil {
-		return nil, err
-	}
-	return empty, c.Start(ctx)
+	return empty, s.cfg.Sandbox.StartContainer(ctx, req.ContainerId)
 }
 
 // RemoveContainer kills and removes a container.
