@@ -32,9 +32,13 @@ var (
 	buildError error
 )
 
-// buildAgent builds the host kata-agent once per test binary.
+// buildAgent builds the host kata-agent once per test binary, unless
+// KATA_AGENT_BINARY names one to test (a -race build, for instance).
 func buildAgent(tb testing.TB) string {
 	tb.Helper()
+	if bin := os.Getenv("KATA_AGENT_BINARY"); bin != "" {
+		return bin
+	}
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "kata-agent-build-")
 		if err != nil {
