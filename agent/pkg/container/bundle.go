@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -45,7 +46,7 @@ func prepareBundle(bundle string, spec *specs.Spec) error {
 	if err := unix.Mount(source, rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind-mounting rootfs %s on %s: %w", source, rootfs, err)
 	}
-	adjustSpec(spec)
+	adjustSpec(spec, filepath.Base(bundle))
 	spec.Root.Path = rootfs
 
 	data, err := json.Marshal(spec)
@@ -62,13 +63,19 @@ func prepareBundle(bundle string, spec *specs.Spec) error {
 // adjustSpec fits a spec written on the host to the guest: hooks and
 // namespace paths name host files, and the network namespace is the guest's
 // own, which the runtime configures through UpdateInterface and UpdateRoutes.
-func adjustSpec(spec *specs.Spec) {
+// A systemd cgroup path ("slice:prefix:name") becomes a cgroupfs path, since
+// the agent drives the OCI runtime without systemd.
+func adjustSpec(spec *specs.Spec, id string) {
 	// NOTE: guest hooks (CreateSandbox's guest_hook_path) are not supported;
 	// host hooks cannot run in the guest, so all are dropped.
 	spec.Hooks = nil
 
 	if spec.Linux == nil {
 		return
+	}
+	if path := spec.Linux.CgroupsPath; path != "" && !strings.HasPrefix(path, "/") && strings.Count(path, ":") == 2 {
+		slice, _, _ := strings.Cut(path, ":")
+		spec.Linux.CgroupsPath = "/" + strings.TrimSuffix(slice, ".slice") + "/" + id
 	}
 	namespaces := spec.Linux.Namespaces[:0]
 	for _, ns := range spec.Linux.Namespaces {

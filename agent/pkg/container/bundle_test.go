@@ -75,7 +75,7 @@ func TestAdjustSpec(t *testing.T) {
 			{Type: specs.UTSNamespace, Path: "/proc/self/ns/uts"},
 		}},
 	}
-	adjustSpec(spec)
+	adjustSpec(spec, "c1")
 
 	if spec.Hooks != nil {
 		t.Errorf("hooks = %+v, want none", spec.Hooks)
@@ -99,6 +99,25 @@ func TestStateString(t *testing.T) {
 	for state, want := range map[State]string{Created: "created", Running: "running", Stopped: "stopped", State(0): "unknown"} {
 		if got := state.String(); got != want {
 			t.Errorf("State(%d).String() = %q, want %q", int(state), got, want)
+		}
+	}
+}
+
+func TestAdjustSpecCgroupsPath(t *testing.T) {
+	tests := []struct {
+		path string
+		want string
+	}{
+		{"", ""},
+		{"/kubepods/besteffort/pod1/c1", "/kubepods/besteffort/pod1/c1"},
+		{"kubepods-besteffort-pod1.slice:cri-containerd:c1", "/kubepods-besteffort-pod1/c1"},
+		{"relative/path", "relative/path"},
+	}
+	for _, tt := range tests {
+		spec := &specs.Spec{Linux: &specs.Linux{CgroupsPath: tt.path}}
+		adjustSpec(spec, "c1")
+		if spec.Linux.CgroupsPath != tt.want {
+			t.Errorf("cgroups path %q became %q, want %q", tt.path, spec.Linux.CgroupsPath, tt.want)
 		}
 	}
 }
