@@ -133,6 +133,7 @@ func Run(ctx context.Context, opts Options) error {
 		SetHostname: opts.SetHostname,
 		Cgroups:     cgroupstats.Paths{Proc: opts.ProcDir, Cgroup: opts.CgroupDir},
 		Modules:     modules,
+		Sysfs:       opts.SysDir,
 	}, log)
 
 	destroyed := make(chan struct{})

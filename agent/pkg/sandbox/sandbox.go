@@ -35,6 +35,9 @@ type Config struct {
 	SetHostname bool
 	Cgroups     cgroupstats.Paths
 	Modules     *kmod.Loader
+	// Sysfs is the sysfs mount, /sys in the guest, for finding hot-plugged
+	// block devices.
+	Sysfs string
 }
 
 // idPattern is the syntax of container and exec ids: what containerd and
@@ -181,7 +184,7 @@ func (s *Sandbox) mountStorages(ctx context.Context, storages []*grpc.Storage) (
 			mounted = append(mounted, st.MountPoint)
 			continue
 		}
-		if err := storage.Mount(ctx, st); err != nil {
+		if err := storage.Mount(ctx, st, s.cfg.Sysfs); err != nil {
 			return nil, err
 		}
 		s.mounts[st.MountPoint] = 1
