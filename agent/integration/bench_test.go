@@ -23,7 +23,7 @@ func startSandboxContainer(tb testing.TB, a *agentProcess, id string) {
 		tb.Fatalf("StartContainer: %v", err)
 	}
 	tb.Cleanup(func() {
-		a.agent.RemoveContainer(context.Background(), &grpc.RemoveContainerRequest{ContainerId: id, Timeout: 10})
+		_, _ = a.agent.RemoveContainer(context.Background(), &grpc.RemoveContainerRequest{ContainerId: id, Timeout: 10})
 	})
 }
 

@@ -144,16 +144,16 @@ func (a *agentProcess) logText() string {
 // stop ends the agent if it still runs and reports its log on failure.
 func (a *agentProcess) stop(tb testing.TB) {
 	if a.client != nil {
-		a.client.Close()
+		_ = a.client.Close()
 	}
 	select {
 	case <-a.exited:
 	default:
-		a.cmd.Process.Signal(os.Interrupt)
+		_ = a.cmd.Process.Signal(os.Interrupt)
 		select {
 		case <-a.exited:
 		case <-time.After(10 * time.Second):
-			a.cmd.Process.Kill()
+			_ = a.cmd.Process.Kill()
 			<-a.exited
 		}
 		if a.exitErr != nil {
@@ -163,7 +163,7 @@ func (a *agentProcess) stop(tb testing.TB) {
 	if tb.Failed() {
 		tb.Logf("agent log:\n%s", a.logText())
 	}
-	a.log.Close()
+	_ = a.log.Close()
 }
 
 // makeRootfs builds a busybox root file system under dir.
@@ -270,7 +270,7 @@ func vmRSSKiB(tb testing.TB, pid int) int {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {

@@ -213,7 +213,7 @@ func TestContainerLifecycle(t *testing.T) {
 
 		// A method upstream has and this agent lacks.
 		tc := ttrpc.NewClient(dialRaw(t, a))
-		defer tc.Close()
+		defer func() { _ = tc.Close() }()
 		err = tc.Call(ctx, "grpc.AgentService", "CopyFile", &emptypb.Empty{}, &emptypb.Empty{})
 		wantCode(t, "CopyFile", err, codes.Unimplemented)
 		if err != nil && !strings.Contains(err.Error(), "CopyFile") {

@@ -69,7 +69,9 @@ func Run(ctx context.Context, opts Options) error {
 			return err
 		}
 		if os.Getenv("PATH") == "" {
-			os.Setenv("PATH", defaultPath)
+			if err := os.Setenv("PATH", defaultPath); err != nil {
+				return fmt.Errorf("setting PATH: %w", err)
+			}
 		}
 	}
 
@@ -172,7 +174,9 @@ func Run(ctx context.Context, opts Options) error {
 			err = nil
 		}
 	}
-	srv.Close()
+	if err := srv.Close(); err != nil {
+		log.WithError(err).Warn("failed to close the ttrpc server")
+	}
 
 	if opts.PowerOff {
 		log.Info("powering the guest off")

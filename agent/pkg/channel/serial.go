@@ -55,7 +55,7 @@ func (l *SerialListener) Accept() (net.Conn, error) {
 	if termios, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS); err == nil {
 		cfmakeraw(termios)
 		if err := unix.IoctlSetTermios(int(f.Fd()), unix.TCSETS, termios); err != nil {
-			f.Close()
+			_ = f.Close()
 			l.free <- struct{}{}
 			return nil, fmt.Errorf("setting serial port %s to raw mode: %w", l.path, err)
 		}

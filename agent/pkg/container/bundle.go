@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
 	"github.com/kata-riscv64/kata-riscv64/agent/pkg/errdefs"
@@ -39,7 +40,9 @@ func prepareBundle(bundle string, spec *specs.Spec) error {
 	done := false
 	defer func() {
 		if !done {
-			removeBundle(bundle)
+			if err := removeBundle(bundle); err != nil {
+				logrus.WithError(err).WithField("bundle", bundle).Error("failed to remove a bundle after a failed prepare")
+			}
 		}
 	}()
 

@@ -104,7 +104,9 @@ func Create(ctx context.Context, rt *Runtime, id string, spec *specs.Spec) (*Con
 	if err != nil {
 		watch.Cancel()
 		streams.close()
-		c.runc.Delete(context.WithoutCancel(ctx), id, &runc.DeleteOpts{Force: true})
+		if derr := c.runc.Delete(context.WithoutCancel(ctx), id, &runc.DeleteOpts{Force: true}); derr != nil {
+			c.log.WithError(derr).Error("failed to delete a container whose creation failed")
+		}
 		return nil, fmt.Errorf("container %s: %w", id, err)
 	}
 	proc.SetPid(pid)

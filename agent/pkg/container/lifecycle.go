@@ -179,7 +179,9 @@ func (c *Container) forgetExecOnce(execID string, p *process.Process) {
 		}
 		delete(c.forgetting, execID)
 		c.mu.Unlock()
-		p.Close()
+		if err := p.Close(); err != nil {
+			c.log.WithError(err).WithField("exec", execID).Debug("closing the streams of an exec'd process failed")
+		}
 	}()
 }
 
@@ -219,7 +221,9 @@ func (c *Container) Remove(ctx context.Context, timeout time.Duration) error {
 	c.state = Stopped
 	c.mu.Unlock()
 	for _, p := range procs {
-		p.Close()
+		if err := p.Close(); err != nil {
+			c.log.WithError(err).WithField("exec", p.ExecID).Debug("closing the streams of a process failed")
+		}
 	}
 
 	if err := removeBundle(c.Bundle); err != nil {

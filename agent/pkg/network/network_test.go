@@ -57,14 +57,14 @@ func TestUpdateInterfaceAndRoutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer orig.Close()
+	defer func() { _ = orig.Close() }()
 	ns, err := netns.New()
 	if err != nil {
 		t.Skipf("cannot create a network namespace: %v", err)
 	}
 	defer func() {
-		netns.Set(orig)
-		ns.Close()
+		_ = netns.Set(orig)
+		_ = ns.Close()
 	}()
 
 	n, err := New()

@@ -18,7 +18,7 @@ func newPipeProcess(t *testing.T) (*Process, runc.IO) {
 		t.Fatalf("NewPipeIO: %v", err)
 	}
 	p := NewPipes("c1", "e1", pipes)
-	t.Cleanup(func() { p.Close() })
+	t.Cleanup(func() { _ = p.Close() })
 	return p, pipes
 }
 
@@ -29,7 +29,7 @@ func TestReadStdoutDrainsBeforeEOF(t *testing.T) {
 	if _, err := child.stdout.Write([]byte("hello world")); err != nil {
 		t.Fatal(err)
 	}
-	child.stdout.Close()
+	_ = child.stdout.Close()
 
 	got, err := p.ReadStdout(5)
 	if err != nil {
@@ -103,8 +103,8 @@ func TestSetExitedOnce(t *testing.T) {
 func TestDrainedAfterBothStreamsEOF(t *testing.T) {
 	p, pipes := newPipeProcess(t)
 	child := childEnds(t, pipes)
-	child.stdout.Close()
-	child.stderr.Close()
+	_ = child.stdout.Close()
+	_ = child.stderr.Close()
 
 	if _, err := p.ReadStdout(0); !errors.Is(err, errdefs.ErrEOF) {
 		t.Fatalf("ReadStdout = %v, want ErrEOF", err)

@@ -171,7 +171,9 @@ func (s *Sandbox) mountStorages(ctx context.Context, storages []*grpc.Storage) (
 	done := false
 	defer func() {
 		if !done {
-			s.releaseMounts(mounted)
+			if err := s.releaseMounts(mounted); err != nil {
+				s.log.WithError(err).Error("failed to unmount storages after a failed mount")
+			}
 		}
 	}()
 
@@ -286,7 +288,9 @@ func (s *Sandbox) CreateContainer(ctx context.Context, req *grpc.CreateContainer
 		s.mu.Lock()
 		delete(s.pending, id)
 		if !created {
-			s.releaseMounts(mounted)
+			if err := s.releaseMounts(mounted); err != nil {
+				s.log.WithError(err).WithField("container", id).Error("failed to unmount the storages of a container that failed to start")
+			}
 		}
 		s.mu.Unlock()
 	}()

@@ -120,9 +120,9 @@ func TestSharedMountPointCounted(t *testing.T) {
 	}
 
 	s.mu.Lock()
-	s.releaseMounts(first)
+	_ = s.releaseMounts(first)
 	users := s.mounts[st.MountPoint]
-	s.releaseMounts(second)
+	_ = s.releaseMounts(second)
 	_, left := s.mounts[st.MountPoint]
 	s.mu.Unlock()
 	if users != 1 {
