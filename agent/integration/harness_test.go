@@ -24,7 +24,7 @@ import (
 
 // busyboxApplets are linked into the test rootfs; busybox-static provides
 // them all.
-var busyboxApplets = []string{"sh", "echo", "cat", "sleep", "true", "stty", "ls", "kill"}
+var busyboxApplets = []string{"sh", "echo", "cat", "sleep", "true", "stty", "ls", "kill", "tr"}
 
 var (
 	buildOnce  sync.Once

@@ -244,3 +244,51 @@ func TestContainerLifecycle(t *testing.T) {
 		t.Errorf("agent still runs 10 s after DestroySandbox")
 	}
 }
+
+// TestSandboxPidNamespace checks that containers created with sandbox_pidns
+// join the namespace the agent holds for the sandbox: the container's shell
+// is not PID 1 there, and two containers see each other's processes.
+func TestSandboxPidNamespace(t *testing.T) {
+	a := startAgent(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	if _, err := a.agent.CreateSandbox(ctx, &grpc.CreateSandboxRequest{SandboxId: "shared", SandboxPidns: true}); err != nil {
+		t.Fatalf("CreateSandbox: %v", err)
+	}
+	sleeper := containerSpec(a.rootfs, false, "sleep", "1000")
+	if _, err := a.agent.CreateContainer(ctx, &grpc.CreateContainerRequest{ContainerId: "sleeper", OCI: sleeper, SandboxPidns: true}); err != nil {
+		t.Fatalf("CreateContainer sleeper: %v", err)
+	}
+	if _, err := a.agent.StartContainer(ctx, &grpc.StartContainerRequest{ContainerId: "sleeper"}); err != nil {
+		t.Fatalf("StartContainer sleeper: %v", err)
+	}
+
+	// /proc of the second container lists the sleeper's process.
+	looker := containerSpec(a.rootfs, false, "sh", "-c", "echo pid=$$; cat /proc/[0-9]*/cmdline | tr '\\0' ' '")
+	if _, err := a.agent.CreateContainer(ctx, &grpc.CreateContainerRequest{ContainerId: "looker", OCI: looker, SandboxPidns: true}); err != nil {
+		t.Fatalf("CreateContainer looker: %v", err)
+	}
+	if _, err := a.agent.StartContainer(ctx, &grpc.StartContainerRequest{ContainerId: "looker"}); err != nil {
+		t.Fatalf("StartContainer looker: %v", err)
+	}
+	out, err := readAll(ctx, a.agent.ReadStdout, "looker", "")
+	if err != nil {
+		t.Fatalf("ReadStdout: %v", err)
+	}
+	if strings.Contains(out, "pid=1\n") {
+		t.Errorf("the shell is PID 1 (output %q): the container did not join the sandbox's PID namespace", out)
+	}
+	if !strings.Contains(out, "sleep 1000") {
+		t.Errorf("output %q lacks the other container's \"sleep 1000\"", out)
+	}
+
+	if _, err := a.agent.DestroySandbox(ctx, &grpc.DestroySandboxRequest{}); err != nil {
+		t.Errorf("DestroySandbox: %v", err)
+	}
+	select {
+	case <-a.exited:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("agent still runs 20 s after DestroySandbox")
+	}
+}

@@ -69,6 +69,9 @@ type Sandbox struct {
 	// containerMounts lists the storage mount points of each container.
 	containerMounts map[string][]string
 
+	// pidns is the shared PID namespace, or nil; guarded by mu.
+	pidns *pidNamespace
+
 	// oomEvents carries ids of containers with an OOM kill to GetOOMEvent.
 	oomEvents chan string
 }
@@ -123,6 +126,14 @@ func (s *Sandbox) Create(ctx context.Context, req *grpc.CreateSandboxRequest) er
 	mounted, err := s.mountStorages(ctx, req.Storages)
 	if err != nil {
 		return fmt.Errorf("sandbox %s: %w", req.SandboxId, err)
+	}
+	if req.SandboxPidns {
+		if err := s.startPidNamespace(); err != nil {
+			if rerr := s.releaseMounts(mounted); rerr != nil {
+				log.WithError(rerr).Error("failed to unmount the sandbox's storages")
+			}
+			return fmt.Errorf("sandbox %s: %w", req.SandboxId, err)
+		}
 	}
 	s.containerMounts[""] = mounted
 
@@ -238,6 +249,7 @@ func (s *Sandbox) Destroy(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	delete(s.containerMounts, "")
+	s.stopPidNamespace()
 	s.created = false
 	s.log.WithField("sandbox", s.id).Info("sandbox destroyed")
 	return errors.Join(errs...)
@@ -299,6 +311,9 @@ func (s *Sandbox) CreateContainer(ctx context.Context, req *grpc.CreateContainer
 	}
 
 	spec := ocispec.ToOCI(req.OCI)
+	s.mu.Lock()
+	s.setPidNamespace(spec, req.SandboxPidns)
+	s.mu.Unlock()
 	c, err := container.Create(ctx, &s.cfg.Runtime, id, spec)
 	if err != nil {
 		return err
