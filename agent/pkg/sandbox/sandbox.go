@@ -311,6 +311,9 @@ func (s *Sandbox) CreateContainer(ctx context.Context, req *grpc.CreateContainer
 	}
 
 	spec := ocispec.ToOCI(req.OCI)
+	if err := s.applyDevices(ctx, spec, req.Devices); err != nil {
+		return fmt.Errorf("container %s: %w", id, err)
+	}
 	s.mu.Lock()
 	s.setPidNamespace(spec, req.SandboxPidns)
 	s.mu.Unlock()

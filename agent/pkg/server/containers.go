@@ -25,14 +25,13 @@ func (s *Service) CreateContainer(ctx context.Context, req *grpc.CreateContainer
 	if req.StdinPort != 0 || req.StdoutPort != 0 || req.StderrPort != 0 {
 		return nil, fmt.Errorf("container %s: stdio over vsock ports: %w", req.ContainerId, errdefs.ErrUnimplemented)
 	}
-	// NOTE: devices and shared mounts are not supported yet; the container
-	// is created without them.
-	if len(req.Devices) > 0 || len(req.SharedMounts) > 0 {
+	// NOTE: shared mounts are not supported yet; the container is created
+	// without them.
+	if len(req.SharedMounts) > 0 {
 		s.log.WithFields(logrus.Fields{
 			"container":     req.ContainerId,
-			"devices":       len(req.Devices),
 			"shared-mounts": len(req.SharedMounts),
-		}).Warn("ignoring the devices and shared mounts of the request")
+		}).Warn("ignoring the shared mounts of the request")
 	}
 	if err := s.cfg.Sandbox.CreateContainer(ctx, req); err != nil {
 		return nil, err

@@ -54,13 +54,19 @@ func blockDeviceForPCIPath(sysRoot, pciPath string) string {
 	return filepath.Join("/dev", filepath.Base(blocks[0]))
 }
 
-// resolveBlockSource returns the device node of a block storage source, a
-// /dev path or a PCI path, and waits until ctx ends for a hot-plugged device
-// to appear.
-func resolveBlockSource(ctx context.Context, sysRoot, source string) (string, error) {
+// deviceWaitTimeout bounds the wait for a hot-plugged device, so that a
+// request naming a device that never comes does not hang forever.
+const deviceWaitTimeout = 30 * time.Second
+
+// ResolveBlockSource returns the device node of a block storage source, a
+// /dev path or a PCI path. It waits for a hot-plugged device to appear, up
+// to deviceWaitTimeout or until ctx ends.
+func ResolveBlockSource(ctx context.Context, sysRoot, source string) (string, error) {
 	if !strings.HasPrefix(source, "/dev/") && !IsPCIPath(source) {
 		return "", fmt.Errorf("block storage source %q is neither a /dev path nor a PCI path: %w", source, errdefs.ErrInvalidArgument)
 	}
+	ctx, cancel := context.WithTimeout(ctx, deviceWaitTimeout)
+	defer cancel()
 	for {
 		dev := source
 		if IsPCIPath(source) {

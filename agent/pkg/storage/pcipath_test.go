@@ -75,7 +75,7 @@ func TestResolveBlockSourceTimesOut(t *testing.T) {
 	sys := makeSysfs(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	_, err := resolveBlockSource(ctx, sys, "05/00")
+	_, err := ResolveBlockSource(ctx, sys, "05/00")
 	if !errors.Is(err, errdefs.ErrNotFound) {
 		t.Errorf("resolveBlockSource of an absent device = %v, want ErrNotFound", err)
 	}

@@ -59,7 +59,7 @@ func Mount(ctx context.Context, s *grpc.Storage, sysRoot string) error {
 			fstype = "tmpfs"
 		}
 	case DriverBlk, DriverVirtioBlk, DriverMmioBlk:
-		dev, err := resolveBlockSource(ctx, sysRoot, source)
+		dev, err := ResolveBlockSource(ctx, sysRoot, source)
 		if err != nil {
 			return err
 		}
