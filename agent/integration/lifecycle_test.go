@@ -39,7 +39,19 @@ func TestContainerLifecycle(t *testing.T) {
 		t.Errorf("Check status = %v, want SERVING", health.Status)
 	}
 
-	if _, err := a.agent.CreateSandbox(ctx, &grpc.CreateSandboxRequest{SandboxId: "sb1", Dns: []string{"nameserver 10.0.0.1"}}); err != nil {
+	// A guest prestart hook that records each container it ran for.
+	hookDir := filepath.Join(a.dir, "hooks")
+	hookLog := filepath.Join(a.dir, "hook.log")
+	if err := os.MkdirAll(filepath.Join(hookDir, "prestart"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	script := "#!/bin/sh\ncat >> " + hookLog + "\necho >> " + hookLog + "\n"
+	if err := os.WriteFile(filepath.Join(hookDir, "prestart", "record"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	sandbox := &grpc.CreateSandboxRequest{SandboxId: "sb1", Dns: []string{"nameserver 10.0.0.1"}, GuestHookPath: hookDir}
+	if _, err := a.agent.CreateSandbox(ctx, sandbox); err != nil {
 		t.Fatalf("CreateSandbox: %v", err)
 	}
 	resolv, _ := os.ReadFile(filepath.Join(a.dir, "resolv.conf"))
@@ -54,6 +66,10 @@ func TestContainerLifecycle(t *testing.T) {
 		}
 		if _, err := a.agent.StartContainer(ctx, &grpc.StartContainerRequest{ContainerId: "c1"}); err != nil {
 			t.Fatalf("StartContainer: %v", err)
+		}
+		// runc passes the container state, with its id, to the hook's stdin.
+		if state, err := os.ReadFile(hookLog); err != nil || !strings.Contains(string(state), `"id":"c1"`) {
+			t.Errorf("guest prestart hook log = %q, %v, want the state of c1", state, err)
 		}
 		n, err := a.agent.WriteStdin(ctx, &grpc.WriteStreamRequest{ContainerId: "c1", Data: []byte("ping\n")})
 		if err != nil || n.Len != 5 {

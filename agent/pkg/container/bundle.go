@@ -63,16 +63,12 @@ func prepareBundle(bundle string, spec *specs.Spec) error {
 	return nil
 }
 
-// adjustSpec fits a spec written on the host to the guest: hooks and
-// namespace paths name host files, and the network namespace is the guest's
-// own, which the runtime configures through UpdateInterface and UpdateRoutes.
+// adjustSpec fits a spec written on the host to the guest: namespace paths
+// name host files, and the network namespace is the guest's own, which the
+// runtime configures through UpdateInterface and UpdateRoutes.
 // A systemd cgroup path ("slice:prefix:name") becomes a cgroupfs path, since
 // the agent drives the OCI runtime without systemd.
 func adjustSpec(spec *specs.Spec, id string) {
-	// NOTE: guest hooks (CreateSandbox's guest_hook_path) are not supported;
-	// host hooks cannot run in the guest, so all are dropped.
-	spec.Hooks = nil
-
 	if spec.Linux == nil {
 		return
 	}

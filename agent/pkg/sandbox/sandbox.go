@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
@@ -69,6 +70,10 @@ type Sandbox struct {
 	// containerMounts lists the storage mount points of each container.
 	containerMounts map[string][]string
 
+	// hooks are the guest's OCI hooks for every container, or nil; guarded
+	// by mu.
+	hooks *specs.Hooks
+
 	// pidns is the shared PID namespace, or nil; guarded by mu.
 	pidns *pidNamespace
 
@@ -121,6 +126,17 @@ func (s *Sandbox) Create(ctx context.Context, req *grpc.CreateSandboxRequest) er
 		if err := writeResolvConf(s.cfg.ResolvConf, req.Dns); err != nil {
 			return err
 		}
+	}
+
+	if req.GuestHookPath != "" {
+		if err := storage.ValidatePath(req.GuestHookPath); err != nil {
+			return fmt.Errorf("sandbox %s: guest hook path: %w", req.SandboxId, err)
+		}
+		hooks, err := guestHooks(req.GuestHookPath)
+		if err != nil {
+			return fmt.Errorf("sandbox %s: %w", req.SandboxId, err)
+		}
+		s.hooks = hooks
 	}
 
 	mounted, err := s.mountStorages(ctx, req.Storages)
@@ -316,6 +332,9 @@ func (s *Sandbox) CreateContainer(ctx context.Context, req *grpc.CreateContainer
 	}
 	s.mu.Lock()
 	s.setPidNamespace(spec, req.SandboxPidns)
+	// Host hooks name host binaries that cannot run in the guest; only the
+	// guest's own hooks apply.
+	spec.Hooks = s.hooks
 	s.mu.Unlock()
 	c, err := container.Create(ctx, &s.cfg.Runtime, id, spec)
 	if err != nil {
