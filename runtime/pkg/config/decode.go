@@ -52,8 +52,8 @@ func (l Loader) load(path string, data []byte) (*Config, error) {
 }
 
 // decodeProblem turns a decoder error into a Problem. A TOML syntax error
-// carries its position; a type mismatch only names its line and key in the
-// message, which is remaining whole.
+// carries its position. A type mismatch names its line and key only inside
+// the message, which is parsed below.
 func decodeProblem(path string, err error) *Problem {
 	var pe toml.ParseError
 	if errors.As(err, &pe) {
