@@ -38,7 +38,7 @@ func envMain(g globalOptions, args []string, stdout, stderr io.Writer) int {
 	// kernel or image is not installed yet; the missing files are logged.
 	cfg, err := config.Loader{Lenient: true, Log: log.WithField("subsystem", "config")}.Load(g.configPath)
 	if err != nil {
-		fmt.Fprintf(stderr, "kata-runtime env: %v\n", err)
+		_, _ = fmt.Fprintf(stderr, "kata-runtime env: %v\n", err)
 		return 1
 	}
 	for _, p := range cfg.MissingFiles {
@@ -51,7 +51,7 @@ func envMain(g globalOptions, args []string, stdout, stderr io.Writer) int {
 		write = env.WriteJSON
 	}
 	if err := write(stdout, info); err != nil {
-		fmt.Fprintf(stderr, "kata-runtime env: %v\n", err)
+		_, _ = fmt.Fprintf(stderr, "kata-runtime env: %v\n", err)
 		return 1
 	}
 	return 0
