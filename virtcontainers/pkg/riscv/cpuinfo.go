@@ -54,7 +54,8 @@ type CPUInfo struct {
 // riscv64 kernels: tabs or spaces before the colon, missing lines, trailing
 // spaces, blank lines or none between blocks, and no final newline. A key
 // that repeats within a block starts a new block, so text without blank lines
-// still splits into harts. It fails only when the text has no hart block.
+// still splits into harts. It fails when reading fails, when the text is
+// larger than MaxCPUInfoSize, or when it has no hart block.
 func ParseCPUInfo(r io.Reader) (*CPUInfo, error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxCPUInfoSize+1))
 	if err != nil {

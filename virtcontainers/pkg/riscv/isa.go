@@ -1,5 +1,5 @@
-// Package riscv reads what a RISC-V host and a riscv64 guest kernel say about
-// themselves: the ISA string, /proc/cpuinfo and the kernel image header. It has
+// Package riscv parses the self-descriptions of a RISC-V host and a riscv64
+// guest kernel: the ISA string, /proc/cpuinfo and the kernel image header. It has
 // no other dependencies, so the checker, the environment report and the VMM
 // backends share one reading of these formats.
 package riscv
@@ -122,6 +122,9 @@ func ParseISA(s string) (ISA, error) {
 		if err != nil {
 			return ISA{}, fmt.Errorf("%w %q: extension %q: %v", ErrInvalidISA, orig, tok, err)
 		}
+		if name == "x" || name == "z" {
+			return ISA{}, fmt.Errorf("%w %q: extension %q has no name after its prefix", ErrInvalidISA, orig, tok)
+		}
 		if len(name) == 1 {
 			letters += expandLetter(name[0])
 			continue
@@ -138,9 +141,9 @@ func ParseISA(s string) (ISA, error) {
 }
 
 // parseBase splits the part before the first underscore into its single
-// letters (versions dropped) and, when a Z or X extension or an S extension
-// other than the old "su" letters is glued to the letters without an
-// underscore, that multi-letter extension.
+// letters, without versions. A Z or X extension, or an S extension other than
+// the old "su" letters, may follow the letters without an underscore, and
+// parseBase returns it as the multi-letter extension.
 func parseBase(base string) (letters, multi string, err error) {
 	var b strings.Builder
 	for i := 0; i < len(base); {
@@ -150,6 +153,9 @@ func parseBase(base string) (letters, multi string, err error) {
 			name, err := stripVersion(base[i:])
 			if err != nil {
 				return "", "", err
+			}
+			if len(name) < 2 {
+				return "", "", fmt.Errorf("extension %q at offset %d of %q has no name after its prefix", base[i:], i, base)
 			}
 			return b.String(), name, nil
 		case c >= 'a' && c <= 'z':

@@ -13,7 +13,7 @@ import (
 // KernelFormat is the container format of a guest kernel file.
 type KernelFormat string
 
-// Kernel formats DetectKernel tells apart.
+// Kernel formats that DetectKernel distinguishes.
 const (
 	// KernelImage is the riscv64 boot Image (arch/riscv/boot/Image), with or
 	// without an EFI stub. QEMU and Firecracker both boot it.
@@ -82,7 +82,7 @@ type KernelInfo struct {
 	// EFIStub is true for an Image whose header starts with the PE "MZ"
 	// signature, so UEFI firmware could also start it.
 	EFIStub bool
-	// Detail says what was found, for messages ("ELF for machine EM_X86_64").
+	// Detail describes the finding for messages ("ELF for machine EM_X86_64").
 	Detail string
 }
 
@@ -96,7 +96,7 @@ func DetectKernelFile(path string) (KernelInfo, error) {
 	return DetectKernel(f)
 }
 
-// DetectKernel reads the header of a guest kernel and tells its format. It
+// DetectKernel reads the header of a guest kernel and returns its format. It
 // returns an error only when reading fails. A file too short for any header
 // is KernelUnknown.
 func DetectKernel(r io.ReaderAt) (KernelInfo, error) {

@@ -15,7 +15,7 @@ var ErrNoISA = errors.New("no isa line in /proc/cpuinfo")
 type VirtExtension struct {
 	// Name is the extension as the ISA manual capitalizes it ("Sstc").
 	Name string
-	// Purpose says what a guest gains from it.
+	// Purpose is the gain for guests.
 	Purpose string
 }
 
