@@ -92,6 +92,31 @@ func TestCPUInfoFixtures(t *testing.T) {
 	}
 }
 
+// TestCPUInfoCapturedQEMU reads /proc/cpuinfo captured from a Debian 6.12
+// kernel on QEMU 7.2's TCG rv64 CPU with H, which reports its version as
+// marchid.
+func TestCPUInfoCapturedQEMU(t *testing.T) {
+	f, err := os.Open(filepath.Join(fixtureDir, "../cpuinfo-captured/qemu-7.2-tcg-rv64-h-debian-6.12.117.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	info, err := ParseCPUInfo(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := info.Summarize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Hypervisor || s.Harts != 2 || s.MMU != "sv57" || s.Model != "0x70216" || s.MArchID != "0x70216" {
+		t.Errorf("summary = %+v, want H on 2 harts, sv57, marchid 0x70216", s)
+	}
+	if !slices.Equal(s.Present, []string{"Sstc"}) {
+		t.Errorf("Present = %v, want [Sstc]", s.Present)
+	}
+}
+
 func TestCPUInfoHartFields(t *testing.T) {
 	f, err := os.Open(filepath.Join(fixtureDir, "starfive-visionfive2-jh7110-unknown.txt"))
 	if err != nil {

@@ -47,6 +47,8 @@ type Summary struct {
 	// or "" when the line is missing.
 	VendorID string
 	Vendor   string
+	// MArchID is the marchid line as printed.
+	MArchID string
 	// Model is the uarch line, else the marchid line, else the model name.
 	Model     string
 	ModelName string
@@ -69,6 +71,7 @@ func (c *CPUInfo) Summarize() (Summary, error) {
 	first := c.Harts[0]
 	s.VendorID = first.MVendorID
 	s.Vendor = VendorName(first.MVendorID)
+	s.MArchID = first.MArchID
 	s.ModelName = first.ModelName
 	switch {
 	case first.UArch != "":
