@@ -52,7 +52,8 @@ func runCheckTo(stdout, stderr io.Writer, g globalOptions, args []string) int {
 		fmt.Fprintf(stderr, "kata-runtime check: %v\n", err)
 		return 1
 	}
-	in := loadCheckInput(g.configPath)
+	log := commandLogger(g, "check", stderr)
+	in := loadCheckInput(g.configPath, log.WithField("subsystem", "config"))
 	in.LoadModules = *loadModules
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

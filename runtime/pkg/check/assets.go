@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"debug/elf"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 
 	vc "github.com/kata-riscv64/kata-riscv64/virtcontainers"
@@ -32,7 +34,7 @@ func (e *environment) checkKernel() Check {
 	info, err := riscv.DetectKernelFile(hc.KernelPath)
 	if err != nil {
 		c.Result = Fail
-		c.Reason = fmt.Sprintf("guest kernel %s: %v", hc.KernelPath, err)
+		c.Reason = "guest kernel " + describeFileError(hc.KernelPath, err)
 		c.Fix = "install the guest kernel (a riscv64 Image) or correct kernel in " + section
 		return c
 	}
@@ -95,7 +97,7 @@ func (e *environment) checkRootfs() Check {
 	header, err := readHeader(p, 4096)
 	if err != nil {
 		c.Result = Fail
-		c.Reason = fmt.Sprintf("guest %s %s: %v", kind, p, err)
+		c.Reason = fmt.Sprintf("guest %s %s", kind, describeFileError(p, err))
 		c.Fix = fmt.Sprintf("build it with osbuilder or correct %s in %s", kind, section)
 		return c
 	}
@@ -152,7 +154,7 @@ func (e *environment) checkFirmware() Check {
 	header, err := readHeader(hc.FirmwarePath, 64)
 	if err != nil {
 		c.Result = Fail
-		c.Reason = fmt.Sprintf("firmware %s: %v", hc.FirmwarePath, err)
+		c.Reason = "firmware " + describeFileError(hc.FirmwarePath, err)
 		c.Fix = "install OpenSBI (Debian package opensbi) or correct firmware in [hypervisor.qemu]"
 		return c
 	}
@@ -227,4 +229,20 @@ func initrdFormat(h []byte) string {
 		return c + "-compressed initramfs (the guest kernel must support " + c + ")"
 	}
 	return ""
+}
+
+// describeFileError phrases a failure to open or read path, without
+// repeating the path that err already names.
+func describeFileError(path string, err error) string {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return path + " does not exist"
+	case errors.Is(err, fs.ErrPermission):
+		return path + " cannot be read: permission denied"
+	}
+	var pathErr *fs.PathError
+	if errors.As(err, &pathErr) {
+		return fmt.Sprintf("%s: %s: %v", path, pathErr.Op, pathErr.Err)
+	}
+	return fmt.Sprintf("%s: %v", path, err)
 }

@@ -30,7 +30,7 @@ func TestCheckKernelFormats(t *testing.T) {
 		{"Image.gz for Firecracker", f.gzipFile("k/Image2.gz", image), vc.FirecrackerHypervisor, Fail, "gzip"},
 		{"unknown file for QEMU", f.write("k/blob", "not a kernel"), vc.QemuHypervisor, Warn, "no riscv64 Image header"},
 		{"unknown file for Firecracker", f.write("k/blob2", "not a kernel"), vc.FirecrackerHypervisor, Fail, "no riscv64 Image header"},
-		{"missing file", f.root + "/k/none", vc.QemuHypervisor, Fail, "no such file"},
+		{"missing file", f.root + "/k/none", vc.QemuHypervisor, Fail, "/k/none does not exist"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -95,7 +95,7 @@ func TestCheckRootfs(t *testing.T) {
 		{"both", vc.QemuHypervisor, disk, cpio, Fail, "both"},
 		{"neither", vc.QemuHypervisor, "", "", Fail, "neither"},
 		{"initrd with Firecracker", vc.FirecrackerHypervisor, "", cpio, Fail, "disk image only"},
-		{"missing image", vc.QemuHypervisor, f.root + "/img/none", "", Fail, "no such file"},
+		{"missing image", vc.QemuHypervisor, f.root + "/img/none", "", Fail, "/img/none does not exist"},
 		{"empty image", vc.QemuHypervisor, f.write("img/empty", ""), "", Fail, "empty"},
 	}
 	for _, tt := range tests {

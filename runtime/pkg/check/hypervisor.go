@@ -67,7 +67,7 @@ func (e *environment) checkHypervisor(ctx context.Context) Check {
 		c.Result = Fail
 		c.Reason = fmt.Sprintf("%s is not an executable file", hc.Path)
 		if err != nil {
-			c.Reason = fmt.Sprintf("%s: %v", hc.Path, err)
+			c.Reason = describeFileError(hc.Path, err)
 		}
 		c.Fix = fmt.Sprintf("install the VMM or correct path in [hypervisor.%s]", e.hypervisorType())
 		return c
