@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -33,6 +34,12 @@ func runCheckTo(stdout, stderr io.Writer, g globalOptions, args []string) int {
 	fs.BoolVar(verbose, "v", false, "short for --verbose")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	loadModules := fs.Bool("load-modules", false, "run modprobe for missing kernel modules (kvm, vhost, vhost_net, vhost_vsock)")
+	// Upstream's flags that scripts pass: accepted and ignored, because
+	// this runtime makes no network checks and has no strict mode.
+	var ignored bool
+	for _, name := range []string{"no-network-checks", "n", "strict", "s"} {
+		fs.BoolVar(&ignored, name, false, "accepted for compatibility with upstream Kata; has no effect")
+	}
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: kata-runtime [--config FILE] check [--verbose] [--json] [--load-modules]\n\n"+
 			"Tests whether this host can run Kata Containers on riscv64 and prints each\n"+
@@ -40,6 +47,9 @@ func runCheckTo(stdout, stderr io.Writer, g globalOptions, args []string) int {
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 	if fs.NArg() > 0 {

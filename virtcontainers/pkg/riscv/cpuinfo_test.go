@@ -255,3 +255,24 @@ func FuzzParseCPUInfo(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkParseCPUInfo64Harts parses a 64-hart /proc/cpuinfo built from the
+// SpacemiT K3 block, whose ISA line has 57 multi-letter extensions.
+func BenchmarkParseCPUInfo64Harts(b *testing.B) {
+	block, err := os.ReadFile(filepath.Join(fixtureDir, "spacemit-k3-com260-6.18.3.txt"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	text := strings.Repeat(string(block), 64)
+	b.SetBytes(int64(len(text)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		info, err := ParseCPUInfo(strings.NewReader(text))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := info.Summarize(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -85,6 +85,8 @@ func (c *CPUInfo) Summarize() (Summary, error) {
 
 	var firstErr error
 	parsed := 0
+	// Harts nearly always share one ISA line, so each distinct line is parsed once.
+	seen := map[string]ISA{}
 	for i, h := range c.Harts {
 		line := h.ISA
 		if line == "" {
@@ -93,7 +95,14 @@ func (c *CPUInfo) Summarize() (Summary, error) {
 		if line == "" {
 			continue
 		}
-		isa, err := ParseISA(line)
+		isa, ok := seen[line]
+		var err error
+		if !ok {
+			isa, err = ParseISA(line)
+			if err == nil {
+				seen[line] = isa
+			}
+		}
 		if err != nil {
 			if firstErr == nil {
 				firstErr = fmt.Errorf("hart block %d: %w", i, err)
