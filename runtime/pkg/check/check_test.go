@@ -219,6 +219,8 @@ func TestWriteTextVerdicts(t *testing.T) {
 		{"capable without VM", Report{Capable: true}, true, []string{MsgCapable}, []string{MsgCanCreate}},
 		{"not capable", Report{Checks: []Check{{Name: "kvm", Result: Fail, Reason: "broken", Fix: "repair"}}}, true,
 			[]string{MsgNotCapable, "FAIL  kvm: broken", "fix: repair"}, []string{MsgCapable + "\n"}},
+		{"multi-line reason indented", Report{Checks: []Check{{Name: "configuration", Result: Fail, Reason: "2 problems:\n  - a\n  - b"}}}, true,
+			[]string{"FAIL  configuration: 2 problems:\n        - a\n        - b\n"}, nil},
 		{"warning printed", Report{Capable: true, Checks: []Check{{Name: "nested host", Result: Warn, Reason: "nested", Fix: "none"}}}, false,
 			[]string{"WARN  nested host: nested", MsgCapable}, nil},
 	}

@@ -32,6 +32,8 @@ func TestCheckArchitecture(t *testing.T) {
 			[]string{"this is not a riscv64 host", "the kernel runs on x86_64", "an x86 CPU (AMD EPYC)", "user-mode emulation"}},
 		{"riscv64 kernel with x86 cpuinfo", "riscv64", "riscv64", "riscv64", x86CPUInfo, Fail,
 			[]string{"/proc/cpuinfo describes an x86 CPU"}},
+		{"qemu-user on a kernel before 6.1", "riscv64", "riscv64", "", x86CPUInfo, Fail,
+			[]string{"this is not a riscv64 host", "uname reports riscv64", "an x86 CPU (AMD EPYC)", "user-mode emulation"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

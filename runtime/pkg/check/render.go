@@ -56,15 +56,21 @@ func (r *Report) WriteText(w io.Writer, verbose, asRoot bool) error {
 }
 
 func writeCheck(b *strings.Builder, c Check, details bool) {
-	fmt.Fprintf(b, "%-4s  %s: %s\n", strings.ToUpper(string(c.Result)), c.Name, c.Reason)
+	fmt.Fprintf(b, "%-4s  %s: %s\n", strings.ToUpper(string(c.Result)), c.Name, indent(c.Reason))
 	if c.Fix != "" && c.Result != Pass {
-		fmt.Fprintf(b, "      fix: %s\n", c.Fix)
+		fmt.Fprintf(b, "      fix: %s\n", indent(c.Fix))
 	}
 	if details {
 		for _, d := range c.Details {
-			fmt.Fprintf(b, "      %s: %s\n", d.Key, d.Value)
+			fmt.Fprintf(b, "      %s: %s\n", d.Key, indent(d.Value))
 		}
 	}
+}
+
+// indent keeps the continuation lines of a multi-line text, such as a
+// configuration error listing several problems, under the check they belong to.
+func indent(s string) string {
+	return strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n      ")
 }
 
 // WriteJSON prints the report as one indented JSON object.
