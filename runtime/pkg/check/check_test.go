@@ -114,6 +114,9 @@ func TestRunTCGWithoutH(t *testing.T) {
 	if !r.Capable {
 		t.Errorf("TCG host without H reported incapable: %+v", r.Checks)
 	}
+	if c := find(t, r, "kernel module kvm"); !strings.Contains(c.Reason, "without the H extension") {
+		t.Errorf("kvm module reason %q does not explain that kvm cannot load without H", c.Reason)
+	}
 }
 
 func TestRunWithoutConfiguration(t *testing.T) {

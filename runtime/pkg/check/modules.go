@@ -107,7 +107,10 @@ func (e *environment) checkModules(ctx context.Context) []Check {
 			c.Reason = fmt.Sprintf("%s is missing; it provides %s", spec.name, spec.purpose)
 			c.Fix = fmt.Sprintf("modprobe %s, or run kata-runtime check --load-modules; if modprobe finds no such module, install a kernel built with it", spec.name)
 		}
-		if loadErr != nil {
+		if spec.name == "kvm" && state == moduleMissing && e.cpuErr == nil && !e.cpu.Hypervisor {
+			c.Reason += "; the kernel does not load it on a CPU without the H extension"
+			c.Fix = "use a riscv64 CPU with the H extension, or set accelerator = \"tcg\" in [hypervisor.qemu]"
+		} else if loadErr != nil {
 			c.Reason += fmt.Sprintf("; --load-modules could not load it: %v", loadErr)
 			c.Fix = fmt.Sprintf("install the kernel modules package of kernel %s (and kmod for modprobe), or a kernel built with %s", e.host.Uname.Release, spec.name)
 		}

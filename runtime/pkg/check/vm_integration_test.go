@@ -34,59 +34,8 @@ var checkVMModules = []string{"kvm", "vhost_net", "vhost_vsock"}
 // It downloads the kernel packages from deb.debian.org on the first run and
 // caches them under the user cache directory (KATA_TEST_CACHE overrides it).
 func TestCheckInRISCV64VM(t *testing.T) {
-	qemu, err := exec.LookPath("qemu-system-riscv64")
-	if err != nil {
-		t.Skip("needs qemu-system-riscv64 (Debian package qemu-system-misc)")
-	}
-	if _, err := exec.LookPath("depmod"); err != nil {
-		t.Skip("needs depmod (Debian package kmod) to index the guest kernel's modules")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-	defer cancel()
+	before, after, code := bootCheckVM(t, "rv64,h=true")
 
-	kernelDir := fetchCheckKernel(ctx, t)
-	root := t.TempDir()
-	buildRISCV64(ctx, t, "github.com/kata-riscv64/kata-riscv64/runtime/cmd/kata-runtime", filepath.Join(root, "kata-runtime"))
-	buildRISCV64(ctx, t, "./testdata/vminit", filepath.Join(root, "init"))
-	if err := os.CopyFS(root, os.DirFS(filepath.Join(kernelDir, kernel.ModulesTree))); err != nil {
-		t.Fatalf("copying the module tree: %v", err)
-	}
-	// The shipped QEMU configuration, with only its guest kernel installed:
-	// the VM has no QEMU binary and no guest image.
-	copyFile(t, "../../../configs/configuration-qemu.toml", filepath.Join(root, "etc/kata-containers/configuration.toml"))
-	copyFile(t, filepath.Join(kernelDir, kernel.ImageName), filepath.Join(root, "usr/share/kata-containers/vmlinux.container"))
-
-	initramfs := filepath.Join(t.TempDir(), "initramfs.cpio")
-	f, err := os.Create(initramfs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := initrd.WriteCPIO(f, root, time.Unix(0, 0), false); err != nil {
-		t.Fatalf("writing the initramfs: %v", err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	// aia=aplic, because QEMU 7.2's aplic-imsic hangs a 6.12 kernel under TCG.
-	cmd := exec.CommandContext(ctx, qemu,
-		"-M", "virt,aia=aplic", "-cpu", "rv64,h=true", "-smp", "2", "-m", "1G",
-		"-nographic", "-no-reboot", "-bios", "default",
-		"-kernel", filepath.Join(kernelDir, kernel.ImageName), "-initrd", initramfs,
-		"-append", "console=ttyS0 quiet panic=-1")
-	var console bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &console, &console
-	start := time.Now()
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("qemu-system-riscv64: %v\nconsole:\n%s", err, console.String())
-	}
-	t.Logf("VM booted, ran both checks and powered off in %s", time.Since(start).Round(time.Second))
-	out := strings.ReplaceAll(console.String(), "\r\n", "\n")
-
-	before, code := reportFrom(t, out, "before-modules")
-	if code != 1 {
-		t.Errorf("exit code before loading modules = %d, want 1", code)
-	}
 	wantResults(t, "before modules", before, map[string]Result{
 		"architecture":        Pass,
 		"cpu":                 Pass,
@@ -96,11 +45,6 @@ func TestCheckInRISCV64VM(t *testing.T) {
 		"kvm aia irqchip":     Warn,
 		"kernel module vhost": Fail,
 	})
-
-	after, code := reportFrom(t, out, "after-modules")
-	for _, c := range after.Checks {
-		t.Logf("after modules: %-4s %s: %s", c.Result, c.Name, c.Reason)
-	}
 	wantResults(t, "after modules", after, map[string]Result{
 		"architecture":              Pass,
 		"cpu":                       Pass,
@@ -126,6 +70,92 @@ func TestCheckInRISCV64VM(t *testing.T) {
 	if code != 1 {
 		t.Errorf("exit code after loading modules = %d, want 1 for the missing QEMU and image", code)
 	}
+}
+
+// TestCheckInRISCV64VMWithoutH boots the same VM on a CPU without the H
+// extension, where the kernel refuses to load kvm, as on a VisionFive 2.
+func TestCheckInRISCV64VMWithoutH(t *testing.T) {
+	_, after, code := bootCheckVM(t, "rv64,h=false")
+
+	wantResults(t, "after modules", after, map[string]Result{
+		"architecture":      Pass,
+		"cpu":               Fail,
+		"kvm":               Fail,
+		"kernel module kvm": Fail,
+	})
+	if c := find(t, after, "kvm"); !strings.Contains(c.Reason, "because the CPU has no H extension") {
+		t.Errorf("kvm reason %q does not name the missing H extension", c.Reason)
+	}
+	if c := find(t, after, "kernel module kvm"); !strings.Contains(c.Reason, "without the H extension") {
+		t.Errorf("kvm module reason %q does not name the missing H extension", c.Reason)
+	}
+	if after.CanCreate || code != 1 {
+		t.Errorf("CanCreate = %v, exit %d; want false and 1 without H", after.CanCreate, code)
+	}
+}
+
+// bootCheckVM boots the check VM with the QEMU CPU model cpu and returns the
+// reports from before and after the module loads, and the exit code of the
+// second run. The VM carries the shipped QEMU configuration with only its
+// guest kernel installed, so it has no QEMU binary and no guest image.
+func bootCheckVM(t *testing.T, cpu string) (before, after *Report, code int) {
+	t.Helper()
+	qemu, err := exec.LookPath("qemu-system-riscv64")
+	if err != nil {
+		t.Skip("needs qemu-system-riscv64 (Debian package qemu-system-misc)")
+	}
+	if _, err := exec.LookPath("depmod"); err != nil {
+		t.Skip("needs depmod (Debian package kmod) to index the guest kernel's modules")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+
+	kernelDir := fetchCheckKernel(ctx, t)
+	root := t.TempDir()
+	buildRISCV64(ctx, t, "github.com/kata-riscv64/kata-riscv64/runtime/cmd/kata-runtime", filepath.Join(root, "kata-runtime"))
+	buildRISCV64(ctx, t, "./testdata/vminit", filepath.Join(root, "init"))
+	if err := os.CopyFS(root, os.DirFS(filepath.Join(kernelDir, kernel.ModulesTree))); err != nil {
+		t.Fatalf("copying the module tree: %v", err)
+	}
+	copyFile(t, "../../../configs/configuration-qemu.toml", filepath.Join(root, "etc/kata-containers/configuration.toml"))
+	copyFile(t, filepath.Join(kernelDir, kernel.ImageName), filepath.Join(root, "usr/share/kata-containers/vmlinux.container"))
+
+	initramfs := filepath.Join(t.TempDir(), "initramfs.cpio")
+	f, err := os.Create(initramfs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := initrd.WriteCPIO(f, root, time.Unix(0, 0), false); err != nil {
+		t.Fatalf("writing the initramfs: %v", err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// aia=aplic, because QEMU 7.2's aplic-imsic hangs a 6.12 kernel under TCG.
+	cmd := exec.CommandContext(ctx, qemu,
+		"-M", "virt,aia=aplic", "-cpu", cpu, "-smp", "2", "-m", "1G",
+		"-nographic", "-no-reboot", "-bios", "default",
+		"-kernel", filepath.Join(kernelDir, kernel.ImageName), "-initrd", initramfs,
+		"-append", "console=ttyS0 quiet panic=-1")
+	var console bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &console, &console
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("qemu-system-riscv64: %v\nconsole:\n%s", err, console.String())
+	}
+	t.Logf("VM (-cpu %s) booted, ran both checks and powered off in %s", cpu, time.Since(start).Round(time.Second))
+	out := strings.ReplaceAll(console.String(), "\r\n", "\n")
+
+	before, beforeCode := reportFrom(t, out, "before-modules")
+	if beforeCode != 1 {
+		t.Errorf("exit code before loading modules = %d, want 1", beforeCode)
+	}
+	after, code = reportFrom(t, out, "after-modules")
+	for _, c := range after.Checks {
+		t.Logf("after modules: %-4s %s: %s", c.Result, c.Name, c.Reason)
+	}
+	return before, after, code
 }
 
 func copyFile(t *testing.T, src, dst string) {
