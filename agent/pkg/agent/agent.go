@@ -128,6 +128,7 @@ func Run(ctx context.Context, opts Options) error {
 			BundleRoot: filepath.Join(opts.StateDir, "bundles"),
 			Reaper:     rp,
 			Log:        log,
+			NoPivot:    container.RootIsInitramfs(),
 		},
 		ResolvConf:  opts.ResolvConf,
 		SetHostname: opts.SetHostname,
@@ -151,7 +152,7 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 
-	addr := channel.Select(cfg.ServerAddr, config.DefaultSerialPort, config.DefaultVsockAddr)
+	addr := channel.Select(cfg.ServerAddr, config.DefaultSerialPort, config.DefaultVsockAddr, "/sys")
 	l, err := channel.Listen(addr, log.WithField("subsystem", "channel"))
 	if err != nil {
 		return err

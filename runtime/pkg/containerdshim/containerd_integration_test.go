@@ -63,7 +63,8 @@ func startStack(t *testing.T) *stack {
 	root := repoRoot(t)
 	shimDir := filepath.Join(root, "build", runtime.GOARCH)
 	guest := filepath.Join(root, "build", "guest")
-	for _, f := range []string{filepath.Join(shimDir, "containerd-shim-kata-v2"), filepath.Join(guest, "vmlinux.container"), filepath.Join(guest, "kata-containers.img")} {
+	initrd := filepath.Join(guest, "kata-containers-initrd.img")
+	for _, f := range []string{filepath.Join(shimDir, "containerd-shim-kata-v2"), filepath.Join(guest, "vmlinux.container"), initrd} {
 		if _, err := os.Stat(f); err != nil {
 			t.Skipf("%s missing: run 'make build guest'", f)
 		}
@@ -72,18 +73,18 @@ func startStack(t *testing.T) *stack {
 	s := &stack{t: t, dir: t.TempDir(), ns: "kata-it"}
 	s.address = filepath.Join(s.dir, "containerd.sock")
 
-	// The Kata configuration: the shipped one, pointed at the built guest
-	// and switched to TCG.
+	// The Kata configuration: the shipped one, pointed at the built kernel
+	// and agent-init initrd and switched to TCG.
 	shipped, err := os.ReadFile(filepath.Join(root, "configs", "configuration-qemu.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := string(shipped)
-	cfg = replaceKey(cfg, "kernel", fmt.Sprintf("%q", filepath.Join(guest, "vmlinux.container")))
-	cfg = replaceKey(cfg, "image", fmt.Sprintf("%q", filepath.Join(guest, "kata-containers.img")))
-	cfg = replaceKey(cfg, "accelerator", `"tcg"`)
-	cfg = replaceKey(cfg, "shared_fs", `"virtio-9p"`)
-	cfg = replaceKey(cfg, "dial_timeout", "240")
+	cfg = replaceKey(cfg, "kernel", fmt.Sprintf("kernel = %q", filepath.Join(guest, "vmlinux.container")))
+	cfg = replaceKey(cfg, "image", fmt.Sprintf("initrd = %q", initrd))
+	cfg = replaceKey(cfg, "accelerator", `accelerator = "tcg"`)
+	cfg = replaceKey(cfg, "shared_fs", `shared_fs = "virtio-9p"`)
+	cfg = replaceKey(cfg, "dial_timeout", "dial_timeout = 240")
 	s.config = filepath.Join(s.dir, "configuration.toml")
 	if err := os.WriteFile(s.config, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -145,7 +146,9 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 	return s
 }
 
-func replaceKey(cfg, key, value string) string {
+// replaceKey replaces the first line that sets key, commented out or not,
+// with line, and drops any later ones.
+func replaceKey(cfg, key, line string) string {
 	re := regexp.MustCompile(`(?m)^#?\s*` + regexp.QuoteMeta(key) + `\s*=.*$`)
 	if !re.MatchString(cfg) {
 		panic("configuration has no key " + key)
@@ -156,7 +159,7 @@ func replaceKey(cfg, key, value string) string {
 			return ""
 		}
 		done = true
-		return key + " = " + value
+		return line
 	})
 }
 
