@@ -41,7 +41,7 @@ func runCheckTo(stdout, stderr io.Writer, g globalOptions, args []string) int {
 		fs.BoolVar(&ignored, name, false, "accepted for compatibility with upstream Kata; has no effect")
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: kata-runtime [--config FILE] check [--verbose] [--json] [--load-modules]\n\n"+
+		_, _ = fmt.Fprintf(stderr, "Usage: kata-runtime [--config FILE] check [--verbose] [--json] [--load-modules]\n\n"+
 			"Tests whether this host can run Kata Containers on riscv64 and prints each\n"+
 			"failed check with its reason and fix. Exits 1 when a check fails.\n\n")
 		fs.PrintDefaults()
@@ -53,13 +53,13 @@ func runCheckTo(stdout, stderr io.Writer, g globalOptions, args []string) int {
 		return 2
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "kata-runtime check: unexpected arguments %q\n", fs.Args())
+		_, _ = fmt.Fprintf(stderr, "kata-runtime check: unexpected arguments %q\n", fs.Args())
 		return 2
 	}
 
 	host, err := check.NewHost()
 	if err != nil {
-		fmt.Fprintf(stderr, "kata-runtime check: %v\n", err)
+		_, _ = fmt.Fprintf(stderr, "kata-runtime check: %v\n", err)
 		return 1
 	}
 	log := commandLogger(g, "check", stderr)
@@ -81,7 +81,7 @@ func writeReport(w, stderr io.Writer, report *check.Report, asJSON, verbose, asR
 		err = report.WriteText(w, verbose, asRoot)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "kata-runtime check: writing the report: %v\n", err)
+		_, _ = fmt.Fprintf(stderr, "kata-runtime check: writing the report: %v\n", err)
 		return 1
 	}
 	return report.ExitCode()

@@ -159,21 +159,26 @@ func (e *environment) checkFirmware() Check {
 		return c
 	}
 	if bytes.HasPrefix(header, []byte(elf.ELFMAG)) {
-		f, err := elf.Open(hc.FirmwarePath)
-		if err != nil || f.Machine != elf.EM_RISCV || f.Class != elf.ELFCLASS64 {
+		if !isRISCV64ELF(hc.FirmwarePath) {
 			c.Result = Fail
 			c.Reason = fmt.Sprintf("firmware %s is an ELF file but not a 64-bit RISC-V one", hc.FirmwarePath)
 			c.Fix = "use a riscv64 OpenSBI build, such as fw_dynamic.elf of the opensbi package"
-			if f != nil {
-				f.Close()
-			}
 			return c
 		}
-		f.Close()
 	}
 	c.Result = Pass
 	c.Reason = fmt.Sprintf("firmware %s for QEMU under TCG", hc.FirmwarePath)
 	return c
+}
+
+// isRISCV64ELF reports whether path is a 64-bit RISC-V ELF file.
+func isRISCV64ELF(path string) bool {
+	f, err := elf.Open(path)
+	if err != nil {
+		return false
+	}
+	defer func() { _ = f.Close() }() // read-only, so a close error loses nothing
+	return f.Machine == elf.EM_RISCV && f.Class == elf.ELFCLASS64
 }
 
 // readHeader reads the first n bytes of path (fewer when it is shorter) and
@@ -183,7 +188,7 @@ func readHeader(path string, n int) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only, so a close error loses nothing
 	st, err := f.Stat()
 	if err != nil {
 		return nil, err

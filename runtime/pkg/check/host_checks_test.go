@@ -40,7 +40,9 @@ func TestCheckArchitecture(t *testing.T) {
 			f := newRISCVHost(t, "qemu-virt-6.14.0-rc1.txt")
 			f.host.GOARCH = tt.goarch
 			f.host.Uname.Machine = tt.uname
-			os.Remove(filepath.Join(f.root, "proc/sys/kernel/arch"))
+			if err := os.Remove(filepath.Join(f.root, "proc/sys/kernel/arch")); err != nil {
+				t.Fatal(err)
+			}
 			if tt.kernelArch != "" {
 				f.write("proc/sys/kernel/arch", tt.kernelArch+"\n")
 			}
@@ -125,7 +127,9 @@ func TestCheckModules(t *testing.T) {
 
 func TestCheckModulesSysModuleWithoutProcModules(t *testing.T) {
 	f := newRISCVHost(t, "qemu-virt-6.14.0-rc1.txt")
-	os.Remove(filepath.Join(f.root, "proc/modules"))
+	if err := os.Remove(filepath.Join(f.root, "proc/modules")); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.MkdirAll(filepath.Join(f.root, "sys/module/kvm/parameters"), 0o755); err != nil {
 		t.Fatal(err)
 	}

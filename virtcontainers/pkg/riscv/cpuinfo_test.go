@@ -60,7 +60,7 @@ func TestCPUInfoFixtures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer f.Close()
+			defer func() { _ = f.Close() }()
 
 			info, err := ParseCPUInfo(f)
 			if err != nil {
@@ -100,7 +100,7 @@ func TestCPUInfoCapturedQEMU(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	info, err := ParseCPUInfo(f)
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +122,7 @@ func TestCPUInfoHartFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	info, err := ParseCPUInfo(f)
 	if err != nil {
 		t.Fatal(err)
@@ -145,7 +145,7 @@ func TestCPUInfoVendorKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	info, err := ParseCPUInfo(f)
 	if err != nil {
 		t.Fatal(err)
