@@ -6,11 +6,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -235,8 +235,10 @@ func reportFrom(t *testing.T, console, name string) (*Report, int) {
 	if err := json.Unmarshal([]byte(m[1]), &r); err != nil {
 		t.Fatalf("%s report does not decode: %v\n%s", name, err, m[1])
 	}
-	var code int
-	fmt.Sscan(m[2], &code)
+	code, err := strconv.Atoi(m[2])
+	if err != nil {
+		t.Fatalf("%s exit code %q: %v", name, m[2], err)
+	}
 	return &r, code
 }
 
