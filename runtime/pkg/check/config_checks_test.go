@@ -165,7 +165,8 @@ func TestCheckHypervisorQEMU(t *testing.T) {
 	}{
 		{"auto on 7.2", vc.AIAAuto, vc.AccelKVM, nil, Pass, "QEMU 7.2.22"},
 		{"aplic-imsic under KVM on 7.2", vc.AIAAPLICIMSIC, vc.AccelKVM, nil, Warn, "before 8.2.0"},
-		{"aplic-imsic under TCG on 7.2", vc.AIAAPLICIMSIC, vc.AccelTCG, nil, Pass, "aplic-imsic"},
+		{"aplic-imsic under TCG on 7.2", vc.AIAAPLICIMSIC, vc.AccelTCG, nil, Warn, "hangs Linux 6.12 guests"},
+		{"aplic under TCG on 7.2", vc.AIAAPLIC, vc.AccelTCG, nil, Pass, "aia = \"aplic\""},
 		{"aplic-imsic on 8.2", vc.AIAAPLICIMSIC, vc.AccelKVM,
 			&qemucaps.Caps{Version: qemucaps.Version{Major: 8, Minor: 2, Micro: 2}, AIAModes: []string{"none", "aplic", "aplic-imsic"}}, Pass, "8.2.2"},
 		{"too old", vc.AIAAuto, vc.AccelKVM, &qemucaps.Caps{Path: "/usr/bin/qemu-system-riscv64", Version: qemucaps.Version{Major: 6, Minor: 2}}, Fail, "older than 7.0.0"},

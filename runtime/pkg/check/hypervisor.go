@@ -119,10 +119,17 @@ func (e *environment) checkQEMU(ctx context.Context, c Check) Check {
 	c.Result = Pass
 	c.Reason = fmt.Sprintf("QEMU %s (minimum %s), aia = %q", caps.Version, qemucaps.MinVersion, aia)
 	kvmAccel := !e.tcg()
-	if kvmAccel && (aia == vc.AIAAPLIC || aia == vc.AIAAPLICIMSIC) && caps.Version.Less(qemucaps.KVMAIAVersion) {
+	switch {
+	case kvmAccel && (aia == vc.AIAAPLIC || aia == vc.AIAAPLICIMSIC) && caps.Version.Less(qemucaps.KVMAIAVersion):
 		c.Result = Warn
 		c.Reason += fmt.Sprintf("; QEMU before %s does not use KVM's in-kernel AIA, so aia = %q under KVM may not work", qemucaps.KVMAIAVersion, aia)
 		c.Fix = "set aia = \"auto\" or \"none\" in [hypervisor.qemu], or install QEMU 8.2 or later"
+	case !kvmAccel && aia == vc.AIAAPLICIMSIC && caps.Version.Major == 7:
+		// NOTE: seen with QEMU 7.2.22 and Debian's 6.12 kernel (RCU stalls,
+		// no init); other 7.x releases and newer QEMU were not tried.
+		c.Result = Warn
+		c.Reason += "; under TCG, QEMU 7.2 with aia = \"aplic-imsic\" hangs Linux 6.12 guests at boot"
+		c.Fix = "set aia = \"aplic\" or \"auto\" in [hypervisor.qemu]"
 	}
 	return c
 }
