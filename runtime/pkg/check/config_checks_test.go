@@ -172,6 +172,30 @@ func TestCheckHypervisorQEMU(t *testing.T) {
 		{"too old", vc.AIAAuto, vc.AccelKVM, &qemucaps.Caps{Path: "/usr/bin/qemu-system-riscv64", Version: qemucaps.Version{Major: 6, Minor: 2}}, Fail, "older than 7.0.0"},
 		{"aia without property", vc.AIAAPLIC, vc.AccelKVM, &qemucaps.Caps{Version: qemucaps.Version{Major: 7, Minor: 0}}, Fail, "no aia property"},
 	}
+	aia82 := &qemucaps.Caps{Version: qemucaps.Version{Major: 8, Minor: 2}, AIAModes: []string{"none", "aplic", "aplic-imsic"}}
+	for _, tt := range []struct {
+		name    string
+		kvmAIA  bool
+		want    Result
+		inReason string
+	}{
+		{"aplic-imsic with KVM AIA irqchip", true, Pass, "aplic-imsic"},
+		{"aplic-imsic without KVM AIA irqchip", false, Fail, "needs KVM's in-kernel AIA irqchip"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newRISCVHost(t, "spacemit-k3-com260-6.18.3.txt")
+			f.prober.qemu = aia82
+			f.withKVM(tt.kvmAIA)
+			hc := f.qemuConfig()
+			hc.AIA = vc.AIAAPLICIMSIC
+			env := &environment{host: f.host, in: qemuInput(hc)}
+			env.probeKVM()
+			c := env.checkHypervisor(context.Background())
+			if c.Result != tt.want || !strings.Contains(c.Reason, tt.inReason) {
+				t.Errorf("%s (%s), want %s mentioning %q", c.Result, c.Reason, tt.want, tt.inReason)
+			}
+		})
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newRISCVHost(t, "qemu-virt-6.14.0-rc1.txt")

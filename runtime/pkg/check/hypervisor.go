@@ -120,6 +120,10 @@ func (e *environment) checkQEMU(ctx context.Context, c Check) Check {
 	c.Reason = fmt.Sprintf("QEMU %s (minimum %s), aia = %q", caps.Version, qemucaps.MinVersion, aia)
 	kvmAccel := !e.tcg()
 	switch {
+	case kvmAccel && aia == vc.AIAAPLICIMSIC && e.kvm != nil && e.kvm.VMCreated && !e.kvm.AIAIrqchip:
+		c.Result = Fail
+		c.Reason += "; aia = \"aplic-imsic\" under KVM needs KVM's in-kernel AIA irqchip, which this host lacks (see the kvm aia irqchip check)"
+		c.Fix = "set aia = \"auto\" or \"none\" in [hypervisor.qemu]"
 	case kvmAccel && (aia == vc.AIAAPLIC || aia == vc.AIAAPLICIMSIC) && caps.Version.Less(qemucaps.KVMAIAVersion):
 		c.Result = Warn
 		c.Reason += fmt.Sprintf("; QEMU before %s does not use KVM's in-kernel AIA, so aia = %q under KVM may not work", qemucaps.KVMAIAVersion, aia)
