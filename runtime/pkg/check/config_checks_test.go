@@ -174,9 +174,9 @@ func TestCheckHypervisorQEMU(t *testing.T) {
 	}
 	aia82 := &qemucaps.Caps{Version: qemucaps.Version{Major: 8, Minor: 2}, AIAModes: []string{"none", "aplic", "aplic-imsic"}}
 	for _, tt := range []struct {
-		name    string
-		kvmAIA  bool
-		want    Result
+		name     string
+		kvmAIA   bool
+		want     Result
 		inReason string
 	}{
 		{"aplic-imsic with KVM AIA irqchip", true, Pass, "aplic-imsic"},
