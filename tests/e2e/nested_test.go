@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cavaliergopher/cpio"
+	"github.com/u-root/u-root/pkg/cpio"
 )
 
 // guestKernel returns the kernel that nested guests boot: KATA_E2E_GUEST_KERNEL,
@@ -73,28 +73,19 @@ func writeInitramfs(t *testing.T, busybox, marker, out string) {
 
 	var buf bytes.Buffer
 	gz := gzip.NewWriter(&buf)
-	w := cpio.NewWriter(gz)
-	entries := []struct {
-		name string
-		mode cpio.FileMode
-		data []byte
-	}{
-		{"bin", cpio.TypeDir | 0o755, nil},
-		{"bin/busybox", cpio.TypeReg | 0o755, bb},
-		{"dev", cpio.TypeDir | 0o755, nil},
-		{"init", cpio.TypeReg | 0o755, []byte(init)},
+	w := cpio.Newc.Writer(gz)
+	records := []cpio.Record{
+		cpio.Directory("bin", 0o755),
+		cpio.StaticFile("bin/busybox", string(bb), 0o755),
+		cpio.Directory("dev", 0o755),
+		cpio.CharDev("dev/console", 0o600, 5, 1),
+		cpio.StaticFile("init", init, 0o755),
 	}
-	for i, e := range entries {
-		h := &cpio.Header{Name: e.name, Mode: e.mode, Size: int64(len(e.data)), Inode: int64(i + 1), Links: 1}
-		if err := w.WriteHeader(h); err != nil {
-			t.Fatalf("writing the cpio header of %s: %v", e.name, err)
-		}
-		if _, err := w.Write(e.data); err != nil {
-			t.Fatalf("writing %s: %v", e.name, err)
-		}
+	if err := cpio.WriteRecords(w, records); err != nil {
+		t.Fatalf("writing the initramfs records: %v", err)
 	}
-	if err := w.Close(); err != nil {
-		t.Fatalf("closing the cpio archive: %v", err)
+	if err := cpio.WriteTrailer(w); err != nil {
+		t.Fatalf("writing the cpio trailer: %v", err)
 	}
 	if err := gz.Close(); err != nil {
 		t.Fatalf("closing the gzip stream: %v", err)
