@@ -107,6 +107,9 @@ func runE2E(log *logrus.Entry, args []string) int {
 		for k, v := range p.env {
 			passOpts.Env[k] = v
 		}
+		if opts.AIA {
+			passOpts.Env["KATA_E2E_HOST_AIA"] = "present"
+		}
 		plog := log.WithField("pass", p.name)
 		plog.Info("running the end-to-end tests")
 		// The test binary's own timeout fires first, so a hung test is
