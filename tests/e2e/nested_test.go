@@ -97,10 +97,10 @@ func writeInitramfs(t *testing.T, busybox, marker, out string) {
 
 // bootNestedGuest boots a guest under KVM on the given -machine value with
 // the kind of QEMU command line that the QEMU backend uses: KVM, the host's
-// CPU model and no M-mode firmware, because QEMU rejects M-mode firmware
-// together with KVM and KVM itself provides the SBI. The guest's init
-// prints a random marker and powers off; the test fails unless the console
-// shows the marker.
+// CPU model and no M-mode firmware. QEMU rejects M-mode firmware together
+// with KVM, because KVM itself provides the SBI. The guest's init prints a
+// random marker and powers off, and the test fails unless the console shows
+// the marker.
 func bootNestedGuest(t *testing.T, machine string) {
 	t.Helper()
 	if !hostHasH(t) {
@@ -152,8 +152,8 @@ func TestNestedGuestUnderKVM(t *testing.T) {
 }
 
 // TestNestedGuestWithAIA needs a host whose KVM offers AIA guest interrupt
-// files; without them an AIA guest hangs silently, so the test runs only
-// when KATA_E2E_HOST_AIA=present says the host has them ('hostvm e2e --aia').
+// files. Without them an AIA guest hangs silently, so the test runs only
+// when KATA_E2E_HOST_AIA=present declares them ('hostvm e2e --aia' sets it).
 func TestNestedGuestWithAIA(t *testing.T) {
 	if os.Getenv("KATA_E2E_HOST_AIA") != "present" {
 		t.Skip("needs a host with AIA (Ssaia and IMSIC guest files); set KATA_E2E_HOST_AIA=present, as 'hostvm e2e --aia' does")
