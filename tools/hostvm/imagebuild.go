@@ -162,7 +162,7 @@ func buildImage(ctx context.Context, log *logrus.Entry, spec imageSpec, dir imag
 		return m, err
 	}
 
-	err := step(log, "mmdebstrap: Debian "+spec.Suite+" "+spec.Arch+" root filesystem (about 5 min)", func() error {
+	err := step(log, "mmdebstrap: Debian "+spec.Suite+" "+spec.Arch+" root filesystem (3 to 11 min measured)", func() error {
 		return runMmdebstrap(ctx, spec, guest, rootfs)
 	})
 	if err != nil {
