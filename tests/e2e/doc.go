@@ -13,4 +13,6 @@
 //	                    (default: $HOSTVM_BUILD_DIR, else the repository's build)
 //	KATA_E2E_HOST_H     "present" (default) or "absent": whether this host is
 //	                    expected to have the H extension
+//	KATA_E2E_HOST_AIA   "present" when the host's KVM offers AIA (IMSIC guest
+//	                    interrupt files), which enables the AIA guest test
 package e2e

@@ -130,6 +130,7 @@ func Run(ctx context.Context, opts Options) error {
 			BundleRoot: filepath.Join(opts.StateDir, "bundles"),
 			Reaper:     rp,
 			Log:        log,
+			NoPivot:    container.RootIsInitramfs(),
 		},
 		ResolvConf:  opts.ResolvConf,
 		SetHostname: opts.SetHostname,

@@ -84,7 +84,7 @@ func Create(ctx context.Context, rt *Runtime, id string, spec *specs.Spec) (*Con
 		return nil, err
 	}
 	pidFile := filepath.Join(bundle, "init.pid")
-	opts := &runc.CreateOpts{PidFile: pidFile, IO: streams.io}
+	opts := &runc.CreateOpts{PidFile: pidFile, IO: streams.io, NoPivot: rt.NoPivot}
 	if streams.consoleSocket != nil {
 		// A typed nil in the interface would make go-runc pass a console socket.
 		opts.ConsoleSocket = streams.consoleSocket
