@@ -117,11 +117,14 @@ func Run(ctx context.Context, opts Options) error {
 		prepareGuest(log, modules, nw, opts.ModulesLoadDir)
 	}
 
+	// Without an OCI runtime the agent still serves Health and the guest
+	// methods, and CreateContainer explains what is missing.
 	runtimePath, err := container.FindRuntime(cfg.OCIRuntime)
 	if err != nil {
-		return err
+		log.WithError(err).Error("no OCI runtime: containers cannot be created")
+	} else {
+		log.WithField("runtime", runtimePath).Info("OCI runtime selected")
 	}
-	log.WithField("runtime", runtimePath).Info("OCI runtime selected")
 
 	sb := sandbox.New(sandbox.Config{
 		Runtime: container.Runtime{

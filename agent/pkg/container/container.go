@@ -49,6 +49,9 @@ func Create(ctx context.Context, rt *Runtime, id string, spec *specs.Spec) (*Con
 	if len(spec.Process.Args) == 0 {
 		return nil, fmt.Errorf("container %s: OCI spec process has no args: %w", id, errdefs.ErrInvalidArgument)
 	}
+	if rt.Command == "" {
+		return nil, fmt.Errorf("container %s: the guest has no OCI runtime: install crun or runc in the guest image: %w", id, errdefs.ErrFailedPrecondition)
+	}
 
 	bundle := rt.bundleDir(id)
 	if err := prepareBundle(bundle, spec); err != nil {
