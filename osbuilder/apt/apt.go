@@ -153,6 +153,9 @@ func (a *Apt) run(ctx context.Context, name string, args ...string) ([]byte, err
 
 // ExtractDeb unpacks a .deb's data into dir with dpkg-deb.
 func ExtractDeb(ctx context.Context, deb, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", dir, err)
+	}
 	out, err := exec.CommandContext(ctx, "dpkg-deb", "-x", deb, dir).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("dpkg-deb -x %s: %w: %s", deb, err, strings.TrimSpace(string(out)))
