@@ -222,3 +222,40 @@ func TestBootSystemdImage(t *testing.T) {
 		"-kernel", g.kernel, "-initrd", g.bootInitrd, "-append", cmdline,
 		"-drive", "file="+g.image+",format=raw,if=none,id=root,snapshot=on", "-device", "virtio-blk-pci,drive=root")
 }
+
+// TestBootRealAgentInitrd boots an agent-init initrd with the project's own
+// kata-agent, built from agent/cmd/kata-agent, and waits for it to listen
+// on its vsock port after loading the modules in /etc/modules-load.d.
+func TestBootRealAgentInitrd(t *testing.T) {
+	g := buildGuests(t)
+	if _, err := os.Stat(filepath.Join(repoRoot(), "agent", "cmd", "kata-agent")); err != nil {
+		t.Skip("agent/cmd/kata-agent is not in this tree")
+	}
+	dir := t.TempDir()
+	agent := filepath.Join(dir, "kata-agent")
+	osb := filepath.Join(g.bin, "osbuilder")
+	cache := filepath.Join(repoRoot(), "build", "cache")
+	timings := map[string]time.Duration{}
+	steps := [][]string{
+		{"go", "build", "-o", agent, "./agent/cmd/kata-agent"},
+		{osb, "rootfs", "--distro", "debian", "--agent-init", "--agent", agent, "--cache-dir", cache,
+			"--kernel-modules", filepath.Join(g.dir, "kernel", "modules"), "--out", filepath.Join(dir, "rootfs")},
+		{osb, "initrd", "--rootfs", filepath.Join(dir, "rootfs"), "--out", filepath.Join(dir, "initrd.img")},
+	}
+	for i, s := range steps {
+		var env []string
+		if i == 0 {
+			env = []string{"GOARCH=riscv64"}
+		}
+		if _, err := run(t, timings, s[1], env, s[0], s[1:]...); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// NOTE: the kernel starts PID 1 without PATH, and the agent looks crun
+	// up in PATH; the kernel passes PATH=... from its command line to init.
+	boot(t, 5*time.Minute,
+		[]string{"Run /init as init process", "agent starting", "NET: Registered PF_VSOCK protocol family", "agent listening"},
+		"-kernel", g.kernel, "-initrd", filepath.Join(dir, "initrd.img"),
+		"-append", "console=ttyS0 panic=-1 PATH=/usr/sbin:/usr/bin:/sbin:/bin")
+}

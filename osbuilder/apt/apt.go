@@ -85,7 +85,7 @@ func (a *Apt) Update(ctx context.Context) error {
 }
 
 // Depends returns the package names in the Depends and Pre-Depends fields
-// of pkg's candidate version, without version constraints; for an
+// of pkg's candidate version, without version constraints. Of an
 // alternative ("a | b") only the first is returned.
 func (a *Apt) Depends(ctx context.Context, pkg string) ([]string, error) {
 	out, err := a.run(ctx, "apt-cache", append(a.Options(), "show", "--no-all-versions", pkg)...)

@@ -14,10 +14,10 @@ import (
 )
 
 // RootParams are the kernel parameters an image from Build needs. The file
-// system fills the whole disk, with no partition table: mkfs.ext4 -d can
-// then write the image file directly, with no offset arithmetic, loop
-// device or partitioning tool, and the root is the disk itself, /dev/vda,
-// for virtio-blk under QEMU and Firecracker alike. The flags follow
+// system fills the whole disk, with no partition table. So mkfs.ext4 -d
+// writes the image file directly, with no offset, loop device or
+// partitioning tool, and the root is the disk itself: /dev/vda, for
+// virtio-blk under QEMU and Firecracker alike. The flags follow
 // upstream Kata's image parameters: a read-only root that stays mountable
 // after an error.
 const RootParams = "root=/dev/vda rootfstype=ext4 rootflags=data=ordered,errors=remount-ro ro"
@@ -90,8 +90,8 @@ func Build(ctx context.Context, o Options) (Result, error) {
 		"-b", strconv.Itoa(blockSize), "-I", strconv.Itoa(inodeSize),
 		"-N", strconv.FormatInt(InodeCount(usage), 10),
 		"-L", "kata-rootfs",
-		// Reserved blocks are for root daemons on a full disk; a guest
-		// root that nobody fills gains nothing from them.
+		// Reserved blocks keep a full disk usable for root daemons. The
+		// guest root is not filled at run time, so it reserves none.
 		"-m", "0",
 		"-E", "root_owner=0:0",
 		"-d", o.Rootfs,

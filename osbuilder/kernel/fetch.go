@@ -196,8 +196,8 @@ func (o Options) install(ctx context.Context, scratch, out string) (Result, erro
 	if err != nil {
 		return res, err
 	}
-	// Built-in modules stay out of kata.conf, so whoever loads the list
-	// needs no knowledge of modules.builtin.
+	// Built-in modules stay out of kata.conf, so the program that loads
+	// the list does not need modules.builtin.
 	var toLoad []string
 	for _, name := range o.Modules {
 		if !builtin[strings.ReplaceAll(name, "-", "_")] {

@@ -1,4 +1,4 @@
-// Command testagent stands in for kata-agent in osbuilder's boot tests
+// Command testagent replaces kata-agent in osbuilder's boot tests
 // until the project's agent is available: it prints a console marker with
 // its PID. As PID 1 (an agent-init guest) it mounts /proc, prints its own
 // command line and powers the guest off; under systemd it keeps running
