@@ -213,12 +213,12 @@ func TestBootAgentInitInitrd(t *testing.T) {
 
 func TestBootSystemdImage(t *testing.T) {
 	g := buildGuests(t)
-	if !strings.Contains(g.rootParams, "root=/dev/vda") {
-		t.Fatalf("root.txt = %q, want root=/dev/vda", g.rootParams)
+	if !strings.Contains(g.rootParams, "root=/dev/vda1") {
+		t.Fatalf("root.txt = %q, want root=/dev/vda1", g.rootParams)
 	}
 	cmdline := "console=ttyS0 panic=-1 " + g.rootParams + " systemd.unit=kata-containers.target systemd.show_status=1"
 	boot(t, 8*time.Minute,
-		[]string{"kata-preinit: mounted /dev/vda", "Started kata-agent.service", testAgentMarker, "Reached target kata-containers.target"},
+		[]string{"kata-preinit: mounted /dev/vda1", "Started kata-agent.service", testAgentMarker, "Reached target kata-containers.target"},
 		"-kernel", g.kernel, "-initrd", g.bootInitrd, "-append", cmdline,
 		"-drive", "file="+g.image+",format=raw,if=none,id=root,snapshot=on", "-device", "virtio-blk-pci,drive=root")
 }

@@ -3,6 +3,7 @@ package image
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,9 +33,9 @@ func makeRoot(t *testing.T) string {
 }
 
 func TestBuildWritesExt4AndRootParams(t *testing.T) {
-	for _, tool := range []string{"mkfs.ext4", "e2fsck", "debugfs"} {
+	for _, tool := range []string{"mkfs.ext4", "e2fsck", "debugfs", "sfdisk"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not found (Debian package e2fsprogs)", tool)
+			t.Skipf("%s not found (Debian packages e2fsprogs and fdisk)", tool)
 		}
 	}
 	root := makeRoot(t)
@@ -43,16 +44,35 @@ func TestBuildWritesExt4AndRootParams(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Build() error = %v", err)
 	}
-	if res.Size != minImageSize {
-		t.Errorf("Size = %d, want the minimum %d for a tiny root", res.Size, minImageSize)
+	if want := int64(partitionOffset + minImageSize); res.Size != want {
+		t.Errorf("Size = %d, want %d for a tiny root", res.Size, want)
 	}
 	if res.Allocated >= res.Size {
 		t.Errorf("allocated %d of %d bytes, want a sparse file", res.Allocated, res.Size)
 	}
-	if fsck, err := exec.Command("e2fsck", "-fn", out).CombinedOutput(); err != nil {
-		t.Errorf("e2fsck -fn: %v\n%s", err, fsck)
+
+	table, err := exec.Command("sfdisk", "--dump", out).Output()
+	if err != nil {
+		t.Fatalf("sfdisk --dump: %v", err)
 	}
-	ls, err := exec.Command("debugfs", "-R", "cat /etc/hostname", out).Output()
+	want := fmt.Sprintf("%s1 : start=        2048, size=%12d, type=83", out, minImageSize/512)
+	if !strings.Contains(string(table), want) || !strings.Contains(string(table), "label-id: 0x4b415441") {
+		t.Errorf("partition table:\n%s\nwant the line %q and label-id 0x4b415441", table, want)
+	}
+
+	// e2fsck and debugfs read the partition copied out of the image.
+	part := filepath.Join(t.TempDir(), "part.img")
+	img, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(part, img[partitionOffset:], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if fsck, err := exec.Command("e2fsck", "-fn", part).CombinedOutput(); err != nil {
+		t.Errorf("e2fsck -fn on the partition: %v\n%s", err, fsck)
+	}
+	ls, err := exec.Command("debugfs", "-R", "cat /etc/hostname", part).Output()
 	if err != nil || !strings.Contains(string(ls), "sandbox") {
 		t.Errorf("debugfs cat /etc/hostname = %q, %v, want sandbox", ls, err)
 	}
