@@ -94,9 +94,6 @@ func Build(ctx context.Context, o Options) (Result, error) {
 	}
 	plan := Plan{Distro: o.Distro, Suite: o.Suite, Mirror: o.Mirror, Kind: o.Kind, Keyring: keyring,
 		CacheDir: pkgCache, Target: stage.Path}
-	if _, err := os.Stat(EatMyDataHooks); err == nil {
-		plan.EatMyDataHooks = EatMyDataHooks
-	}
 	if err := o.runMmdebstrap(ctx, plan); err != nil {
 		return Result{}, err
 	}

@@ -19,16 +19,7 @@ type Plan struct {
 	CacheDir string
 	// Target is the directory mmdebstrap fills; it must exist and be empty.
 	Target string
-	// EatMyDataHooks is mmdebstrap's eatmydata hook directory, or empty.
-	// The hooks run dpkg under eatmydata, which turns its many fsync calls
-	// into no-ops: the tree is staged and renamed as a whole, so a crash
-	// loses it either way.
-	EatMyDataHooks string
 }
-
-// EatMyDataHooks is where Debian's mmdebstrap package installs its
-// eatmydata hooks.
-const EatMyDataHooks = "/usr/share/mmdebstrap/hooks/eatmydata"
 
 // SourcesLine is the apt source the guest is built from.
 func (p Plan) SourcesLine() string {
@@ -52,9 +43,6 @@ func (p Plan) Args() []string {
 	}
 	for _, pattern := range distro.ExcludedPaths {
 		args = append(args, "--dpkgopt=path-exclude="+pattern)
-	}
-	if p.EatMyDataHooks != "" && p.Kind == distro.Systemd {
-		args = append(args, "--hook-dir="+p.EatMyDataHooks)
 	}
 	if p.CacheDir != "" {
 		args = append(args,

@@ -43,22 +43,6 @@ func TestPlanArgsUbuntu(t *testing.T) {
 	}
 }
 
-func TestPlanArgsEatMyData(t *testing.T) {
-	d, suite, _ := distro.Lookup("debian", "")
-	p := Plan{Distro: d, Suite: suite, Mirror: d.DefaultMirror, Kind: distro.Systemd, Keyring: d.Keyring,
-		Target: "/out", EatMyDataHooks: EatMyDataHooks}
-	if args := p.Args(); !slices.Contains(args, "--hook-dir="+EatMyDataHooks) {
-		t.Errorf("systemd Args() = %q, want the eatmydata hook directory", args)
-	}
-	// The extract variant runs no dpkg, so the hooks would only download.
-	p.Kind = distro.AgentInit
-	for _, a := range p.Args() {
-		if strings.HasPrefix(a, "--hook-dir=") {
-			t.Errorf("agent-init Args() has %q, want no hooks", a)
-		}
-	}
-}
-
 func TestPlanArgsAgentInitNoCache(t *testing.T) {
 	d, suite, _ := distro.Lookup("debian", "")
 	args := Plan{Distro: d, Suite: suite, Mirror: d.DefaultMirror, Kind: distro.AgentInit,
