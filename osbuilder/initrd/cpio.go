@@ -30,6 +30,7 @@ func WriteCPIO(w io.Writer, root string, mtime time.Time, initLink bool) (int, e
 	writeInit := func() error {
 		link := cpio.Symlink("init", "sbin/init")
 		link.MTime = uint64(mtime.Unix())
+		link.NLink = 1
 		if err := rw.WriteRecord(link); err != nil {
 			return fmt.Errorf("writing /init to the cpio archive: %w", err)
 		}

@@ -172,6 +172,9 @@ func TestWriteCPIOSortedWithInitLink(t *testing.T) {
 	if init.Mode&unix.S_IFMT != unix.S_IFLNK || content(t, init) != "sbin/init" {
 		t.Errorf("init = mode %#o target %q, want a symlink to sbin/init", init.Mode, content(t, init))
 	}
+	if init.NLink != 1 {
+		t.Errorf("init nlink = %d, want 1", init.NLink)
+	}
 }
 
 func TestListedByCpioTool(t *testing.T) {
