@@ -20,8 +20,8 @@ import (
 // a read-only root that stays mountable after an error.
 const RootParams = "root=/dev/vda1 rootfstype=ext4 rootflags=data=ordered,errors=remount-ro ro"
 
-// partitionOffset is where the root partition starts: 1 MiB, the alignment
-// partitioning tools use, leaves room for the MBR.
+// partitionOffset is the root partition's start: 1 MiB, the alignment that
+// partitioning tools use, which leaves room for the MBR.
 const partitionOffset = 1 * mib
 
 // partitionTable is sfdisk's script for the image: a DOS label with a fixed
