@@ -65,7 +65,7 @@ func (fc *Firecracker) exposeFile(src, name string) (apiPath string, undo func()
 	if err != nil {
 		return "", nil, fmt.Errorf("creating bind-mount target %s: %w", dst, err)
 	}
-	f.Close()
+	_ = f.Close()
 	if err := unix.Mount(src, dst, "", unix.MS_BIND, ""); err != nil {
 		return "", nil, errors.Join(
 			fmt.Errorf("bind-mounting %s into the Firecracker jail as %s (needs root): %w", src, dst, err),

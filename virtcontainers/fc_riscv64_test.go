@@ -53,9 +53,15 @@ func TestRISCVKernelCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	zw := gzip.NewWriter(f)
-	zw.Write(make([]byte, 4096))
-	zw.Close()
-	f.Close()
+	if _, err := zw.Write(make([]byte, 4096)); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
 
 	zboot := make([]byte, 0x40)
 	copy(zboot, "MZ\x00\x00zimg")
@@ -108,7 +114,9 @@ func TestFirecrackerRISCVRejectsBadBootAssets(t *testing.T) {
 	f := newFCFixture(t)
 	elf := writeKernel(t, filepath.Join(f.dir, "vmlinux"), riscvELFHeader())
 	initrd := filepath.Join(f.dir, "kata-containers-initrd.img")
-	os.WriteFile(initrd, []byte("070701"), 0o644)
+	if err := os.WriteFile(initrd, []byte("070701"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	tests := []struct {
 		name    string

@@ -143,7 +143,7 @@ func (fc *Firecracker) prepareAssets() (fcAssets, error) {
 		if err != nil {
 			return a, fmt.Errorf("creating placeholder drive: %w", err)
 		}
-		f.Close()
+		_ = f.Close()
 		if fc.jailed && (fc.opts.JailerUID != 0 || fc.opts.JailerGID != 0) {
 			if err := os.Chown(f.Name(), fc.opts.JailerUID, fc.opts.JailerGID); err != nil {
 				return a, fmt.Errorf("giving placeholder drive %s to %d:%d: %w", f.Name(), fc.opts.JailerUID, fc.opts.JailerGID, err)
@@ -164,7 +164,7 @@ func guestRootDevice(imagePath string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("opening guest image: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	sig := make([]byte, 2)
 	if _, err := f.ReadAt(sig, 510); err != nil && !errors.Is(err, io.EOF) {
 		return "", fmt.Errorf("reading the partition table of guest image %s: %w", imagePath, err)
@@ -213,8 +213,8 @@ func (fc *Firecracker) launch() error {
 	cmd.Stderr = io.MultiWriter(stderr, &fc.stderrTail)
 
 	if err := cmd.Start(); err != nil {
-		stdout.Close()
-		stderr.Close()
+		_ = stdout.Close()
+		_ = stderr.Close()
 		return fmt.Errorf("launching %s: %w", cmd.Path, err)
 	}
 	fc.cmd = cmd
@@ -224,8 +224,8 @@ func (fc *Firecracker) launch() error {
 
 	go func() {
 		err := cmd.Wait()
-		stdout.Close()
-		stderr.Close()
+		_ = stdout.Close()
+		_ = stderr.Close()
 		fc.log.WithField("pid", pid).WithField("status", exitStatus(err)).Info("Firecracker exited")
 		fc.pid.Store(0)
 		close(fc.exited)

@@ -235,10 +235,10 @@ func hvsockHandshake(t *testing.T, url string) net.Conn {
 		t.Fatalf("dialing the hybrid vsock socket of %s: %v", url, err)
 	}
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	fmt.Fprintf(conn, "CONNECT %s\n", rest[i+1:])
+	_, _ = fmt.Fprintf(conn, "CONNECT %s\n", rest[i+1:])
 	line, err := bufio.NewReader(conn).ReadString('\n')
 	if err != nil || !strings.HasPrefix(line, "OK ") {
-		conn.Close()
+		_ = conn.Close()
 		t.Fatalf("hybrid vsock handshake on %s: got %q (%v), want \"OK <port>\\n\"", url, line, err)
 	}
 	return conn
@@ -266,9 +266,9 @@ func TestFirecrackerStartStop(t *testing.T) {
 		t.Errorf("AgentURL: got %s, want %s", url, want)
 	}
 	conn := hvsockHandshake(t, url)
-	fmt.Fprintf(conn, "ping\n")
+	_, _ = fmt.Fprintf(conn, "ping\n")
 	echo, err := bufio.NewReader(conn).ReadString('\n')
-	conn.Close()
+	_ = conn.Close()
 	if echo != "ping\n" {
 		t.Errorf("echo from the stand-in guest on port 1024: got %q (%v), want \"ping\\n\"", echo, err)
 	}
@@ -603,7 +603,7 @@ func TestFirecrackerJailer(t *testing.T) {
 	}
 
 	url, _ := fc.AgentURL()
-	hvsockHandshake(t, url).Close()
+	_ = hvsockHandshake(t, url).Close()
 
 	disk := filepath.Join(f.dir, "c1.img")
 	writeDiskImage(t, disk, false)
@@ -774,11 +774,11 @@ func TestLineLimiter(t *testing.T) {
 
 func TestTailBuffer(t *testing.T) {
 	var tb tailBuffer
-	tb.Write([]byte("first line\n"))
+	_, _ = tb.Write([]byte("first line\n"))
 	if got := tb.String(); got != "first line" {
 		t.Errorf("after one write: got %q, want \"first line\"", got)
 	}
-	tb.Write([]byte(strings.Repeat("x", tailBufferSize) + "END\n"))
+	_, _ = tb.Write([]byte(strings.Repeat("x", tailBufferSize) + "END\n"))
 	got := tb.String()
 	if len(got) > tailBufferSize || !strings.HasSuffix(got, "END") || strings.Contains(got, "first") {
 		t.Errorf("after overflow: got %d bytes ending %q, want at most %d bytes ending in END", len(got), got[len(got)-5:], tailBufferSize)

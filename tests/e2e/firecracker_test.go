@@ -86,7 +86,7 @@ func TestFirecrackerBootsSandbox(t *testing.T) {
 	if err != nil {
 		t.Fatalf("connecting to the kata-agent at %s: %v", url, err)
 	}
-	defer agent.Close()
+	defer func() { _ = agent.Close() }()
 
 	resp, err := agent.Health.Check(ctx, &grpc.CheckRequest{})
 	if err != nil {

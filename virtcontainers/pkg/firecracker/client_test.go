@@ -22,7 +22,7 @@ func startStandIn(t *testing.T) (*fctest.Server, *firecracker.Client, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
+	t.Cleanup(func() { _ = s.Close() })
 	return s, firecracker.NewClient(sock), dir
 }
 

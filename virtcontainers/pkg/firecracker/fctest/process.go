@@ -55,11 +55,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 
 	if *version {
-		fmt.Fprintf(stdout, "Firecracker v1.12.0-stand-in\n\n")
+		_, _ = fmt.Fprintf(stdout, "Firecracker v1.12.0-stand-in\n\n")
 		return 0
 	}
 	if os.Getenv(EnvExitAtStart) != "" {
-		fmt.Fprintf(stderr, "stand-in firecracker: exiting at start as %s asks\n", EnvExitAtStart)
+		_, _ = fmt.Fprintf(stderr, "stand-in firecracker: exiting at start as %s asks\n", EnvExitAtStart)
 		return 1
 	}
 
@@ -80,10 +80,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if p := os.Getenv(EnvRecord); p != "" {
 		f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 		if err != nil {
-			fmt.Fprintf(stderr, "stand-in firecracker: %v\n", err)
+			_, _ = fmt.Fprintf(stderr, "stand-in firecracker: %v\n", err)
 			return 1
 		}
-		defer f.Close()
+		defer func() { _ = f.Close() }()
 		record = f
 	}
 
@@ -93,17 +93,17 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		Record: record,
 		GuestPorts: map[uint32]func(net.Conn){
 			EchoPort: func(c net.Conn) {
-				defer c.Close()
+				defer func() { _ = c.Close() }()
 				_, _ = io.Copy(c, c)
 			},
 		},
 	})
 	if err != nil {
-		fmt.Fprintf(stderr, "stand-in firecracker: %v\n", err)
+		_, _ = fmt.Fprintf(stderr, "stand-in firecracker: %v\n", err)
 		return 1
 	}
 
 	<-sigs
-	s.Close()
+	_ = s.Close()
 	return 0
 }
