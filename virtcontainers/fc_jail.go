@@ -80,6 +80,21 @@ func (fc *Firecracker) exposeFile(src, name string) (apiPath string, undo func()
 	return fc.apiPath(name), unmountAndRemove, nil
 }
 
+// chownForJail gives the VM directory file name (the directory itself for
+// "") to the ids the jailer runs Firecracker as, which must open it
+// read-write. For a file exposed by a hard link or a bind mount this changes
+// the owner of the host file too.
+func (fc *Firecracker) chownForJail(name string) error {
+	if !fc.jailed || (fc.opts.JailerUID == 0 && fc.opts.JailerGID == 0) {
+		return nil
+	}
+	path := filepath.Join(fc.vmDir, name)
+	if err := os.Chown(path, fc.opts.JailerUID, fc.opts.JailerGID); err != nil {
+		return fmt.Errorf("giving %s to the jailed Firecracker's ids %d:%d: %w", path, fc.opts.JailerUID, fc.opts.JailerGID, err)
+	}
+	return nil
+}
+
 func removeIfExists(path string) error {
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err

@@ -100,12 +100,7 @@ func (fc *Firecracker) createVMDir() error {
 	if err := os.Mkdir(fc.vmDir, 0o750); err != nil {
 		return fmt.Errorf("creating VM directory: %w", err)
 	}
-	if fc.jailed && (fc.opts.JailerUID != 0 || fc.opts.JailerGID != 0) {
-		if err := os.Chown(fc.vmDir, fc.opts.JailerUID, fc.opts.JailerGID); err != nil {
-			return fmt.Errorf("giving the jail %s to %d:%d: %w", fc.vmDir, fc.opts.JailerUID, fc.opts.JailerGID, err)
-		}
-	}
-	return nil
+	return fc.chownForJail("")
 }
 
 // fcAssets are the paths of the boot files in API requests.
@@ -144,10 +139,8 @@ func (fc *Firecracker) prepareAssets() (fcAssets, error) {
 			return a, fmt.Errorf("creating placeholder drive: %w", err)
 		}
 		_ = f.Close()
-		if fc.jailed && (fc.opts.JailerUID != 0 || fc.opts.JailerGID != 0) {
-			if err := os.Chown(f.Name(), fc.opts.JailerUID, fc.opts.JailerGID); err != nil {
-				return a, fmt.Errorf("giving placeholder drive %s to %d:%d: %w", f.Name(), fc.opts.JailerUID, fc.opts.JailerGID, err)
-			}
+		if err := fc.chownForJail(id); err != nil {
+			return a, err
 		}
 		fc.drives[i] = fcDrive{id: id, placeholder: fc.apiPath(id)}
 	}

@@ -891,3 +891,34 @@ func TestFirecrackerConfigFailureCleansUp(t *testing.T) {
 		t.Errorf("last request: got %s, want the rejected PUT /network-interfaces/eth0", last)
 	}
 }
+
+func TestFirecrackerJailerOwnership(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give files to another user")
+	}
+	f := newFCFixture(t)
+	hc := f.config()
+	hc.JailerPath = f.jailer
+	opts := f.options()
+	opts.ContainerDrives = 1
+	opts.JailerUID, opts.JailerGID = 4242, 4343
+	fc := f.start(t, "owned", hc, opts)
+
+	disk := filepath.Join(f.dir, "c1.img")
+	writeDiskImage(t, disk, false)
+	if _, err := fc.HotplugBlock(context.Background(), BlockDevice{ID: "c1", Path: disk}); err != nil {
+		t.Fatalf("HotplugBlock: %v", err)
+	}
+
+	root := fc.VMDir()
+	for _, name := range []string{"", "drive_0", "logs.fifo", "metrics.fifo", "drive_0.device"} {
+		var st unix.Stat_t
+		if err := unix.Stat(filepath.Join(root, name), &st); err != nil {
+			t.Errorf("stat %q in the jail: %v", name, err)
+			continue
+		}
+		if st.Uid != 4242 || st.Gid != 4343 {
+			t.Errorf("owner of %q in the jail: got %d:%d, want 4242:4343", name, st.Uid, st.Gid)
+		}
+	}
+}

@@ -277,3 +277,30 @@ func TestStandInHybridVsock(t *testing.T) {
 		t.Errorf("CONNECT to a port without a guest listener: got %q, want the connection closed", got)
 	}
 }
+
+func TestStandInX86Rules(t *testing.T) {
+	shutdown := make(chan struct{})
+	si := startStandIn(t, Options{Arch: "x86_64", OnShutdown: func() { close(shutdown) }})
+
+	steps := []struct {
+		name, method, path, body string
+		wantCode                 int
+	}{
+		{"smt", "PUT", "/machine-config", `{"vcpu_count":2,"mem_size_mib":128,"smt":true}`, 204},
+		{"initrd", "PUT", "/boot-source", fmt.Sprintf(`{"kernel_image_path":%q,"initrd_path":%q}`, si.kernel, si.disk), 204},
+		{"initrd missing", "PUT", "/boot-source", fmt.Sprintf(`{"kernel_image_path":%q,"initrd_path":"/nonexistent"}`, si.kernel), 400},
+		{"ctrl-alt-del before boot", "PUT", "/actions", `{"action_type":"SendCtrlAltDel"}`, 400},
+		{"start", "PUT", "/actions", `{"action_type":"InstanceStart"}`, 204},
+		{"ctrl-alt-del", "PUT", "/actions", `{"action_type":"SendCtrlAltDel"}`, 204},
+	}
+	for _, st := range steps {
+		if code, msg := si.client.send(st.method, st.path, st.body); code != st.wantCode {
+			t.Errorf("%s: got %d (%q), want %d", st.name, code, msg, st.wantCode)
+		}
+	}
+	select {
+	case <-shutdown:
+	case <-time.After(10 * time.Second):
+		t.Errorf("OnShutdown after SendCtrlAltDel: not called")
+	}
+}
