@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -229,7 +230,7 @@ func (fc *Firecracker) validate() error {
 func (fc *Firecracker) placeholderDrives() (int, error) {
 	fixed := 2 + len(fc.opts.Networks) // guest image and vsock
 	serial := ""
-	if fc.arch.hasSerial(fc.hc.EnableDebug) {
+	if fc.arch.hasSerial(fc.hc.EnableDebug || hasConsoleParam(fc.hc.KernelParams)) {
 		fixed++
 		serial = " + serial port"
 	}
@@ -248,10 +249,21 @@ func (fc *Firecracker) placeholderDrives() (int, error) {
 
 	total := fixed + drives
 	if limit > 0 && (total > limit || drives < 1) {
-		return 0, fmt.Errorf("too many devices for Firecracker's interrupt controller: %d devices (guest image + %d container drives + vsock + %d network interfaces%s) but the riscv64 APLIC has %d interrupt sources: use fewer network interfaces or container drives, or disable debug to drop the serial port",
+		return 0, fmt.Errorf("too many devices for Firecracker's interrupt controller: %d devices (guest image + %d container drives + vsock + %d network interfaces%s) but the riscv64 APLIC has %d interrupt sources: use fewer network interfaces or container drives, or drop the serial console (enable_debug, console= in kernel_params)",
 			total, drives, len(fc.opts.Networks), serial, limit)
 	}
 	return drives, nil
+}
+
+// hasConsoleParam reports whether the user's kernel parameters select a
+// console, which makes the riscv64 port add its serial port.
+func hasConsoleParam(params []string) bool {
+	for _, p := range params {
+		if strings.HasPrefix(p, "console=") {
+			return true
+		}
+	}
+	return false
 }
 
 // Type returns FirecrackerHypervisor.

@@ -18,8 +18,8 @@ type fcArch interface {
 	interruptSources() int
 
 	// hasSerial reports whether the VMM adds a serial port, which takes an
-	// interrupt source, for a guest started with these parameters.
-	hasSerial(debug bool) bool
+	// interrupt source, given whether the kernel command line has console=.
+	hasSerial(console bool) bool
 }
 
 // fcKernelParams is the input of fcArch.kernelParams.

@@ -30,4 +30,4 @@ func (otherFCArch) kernelParams(p fcKernelParams) []string {
 // virtio-mmio devices than a Kata sandbox uses.
 func (otherFCArch) interruptSources() int { return 0 }
 
-func (otherFCArch) hasSerial(debug bool) bool { return true }
+func (otherFCArch) hasSerial(console bool) bool { return true }

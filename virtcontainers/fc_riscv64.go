@@ -64,4 +64,4 @@ func (riscv64FCArch) kernelParams(p fcKernelParams) []string {
 
 func (riscv64FCArch) interruptSources() int { return riscv64InterruptSources }
 
-func (riscv64FCArch) hasSerial(debug bool) bool { return debug }
+func (riscv64FCArch) hasSerial(console bool) bool { return console }

@@ -157,23 +157,26 @@ func TestFirecrackerRISCVDeviceBudget(t *testing.T) {
 	tests := []struct {
 		name       string
 		debug      bool
+		params     []string
 		networks   int
 		drives     int
 		wantDrives int
 		wantErr    string
 	}{
-		{"default, no network", false, 0, 0, 8, ""},
-		{"default, one network", false, 1, 0, 7, ""},
-		{"default, debug serial and one network", true, 1, 0, 6, ""},
-		{"eight drives fill the ten sources", false, 0, 8, 8, ""},
-		{"Kata's device set", true, 1, 8, 0, "12 devices (guest image + 8 container drives + vsock + 1 network interfaces + serial port) but the riscv64 APLIC has 10 interrupt sources"},
-		{"nine drives", false, 0, 9, 0, "11 devices"},
-		{"networks leave no drive", false, 8, 0, 0, "10 devices (guest image + 0 container drives"},
+		{"default, no network", false, nil, 0, 0, 8, ""},
+		{"default, one network", false, nil, 1, 0, 7, ""},
+		{"default, debug serial and one network", true, nil, 1, 0, 6, ""},
+		{"console in kernel_params", false, []string{"quiet", "console=ttyS0"}, 0, 0, 7, ""},
+		{"eight drives fill the ten sources", false, nil, 0, 8, 8, ""},
+		{"Kata's device set", true, nil, 1, 8, 0, "12 devices (guest image + 8 container drives + vsock + 1 network interfaces + serial port) but the riscv64 APLIC has 10 interrupt sources"},
+		{"nine drives", false, nil, 0, 9, 0, "11 devices"},
+		{"networks leave no drive", false, nil, 8, 0, 0, "10 devices (guest image + 0 container drives"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			hc := f.config()
 			hc.EnableDebug = tt.debug
+			hc.KernelParams = tt.params
 			opts := f.options()
 			opts.Networks = nets(tt.networks)
 			opts.ContainerDrives = tt.drives
