@@ -20,9 +20,10 @@ func (fc *Firecracker) apiPath(name string) string {
 }
 
 // jailerArgs returns the jailer's command line. The jailer builds its chroot
-// at <chroot base>/<exec file name>/<id>/root, which is fc.vmDir, copies
-// nothing the backend has not placed there, and execs Firecracker with the
-// arguments after "--".
+// at <chroot base>/<exec file name>/<id>/root, which is fc.vmDir, copies the
+// Firecracker binary into it and execs it there with the arguments after
+// "--" (Firecracker's docs/jailer.md). Every other file Firecracker opens
+// must be in the chroot before the jailer starts, which exposeFile ensures.
 func (fc *Firecracker) jailerArgs() []string {
 	return []string{
 		"--id", fc.id,
