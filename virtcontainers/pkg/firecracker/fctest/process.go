@@ -40,7 +40,9 @@ const (
 func Main(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("firecracker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	apiSock := fs.String("api-sock", "/run/firecracker.socket", "path of the API socket")
+	// Unlike Firecracker, whose default is /run/firecracker.socket, the
+	// stand-in has no default, so that a test never binds a host path.
+	apiSock := fs.String("api-sock", "", "path of the API socket (required)")
 	id := fs.String("id", "anonymous-instance", "instance id")
 	version := fs.Bool("version", false, "print the version and exit")
 	fs.String("config-file", "", "ignored by the stand-in")
@@ -57,6 +59,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if *version {
 		_, _ = fmt.Fprintf(stdout, "Firecracker v1.12.0-stand-in\n\n")
 		return 0
+	}
+	if *apiSock == "" {
+		_, _ = fmt.Fprintf(stderr, "stand-in firecracker: --api-sock is required\n")
+		return 153
 	}
 	if os.Getenv(EnvExitAtStart) != "" {
 		_, _ = fmt.Fprintf(stderr, "stand-in firecracker: exiting at start as %s asks\n", EnvExitAtStart)
