@@ -52,6 +52,15 @@ const (
 // most 64 (Firecracker's docs/jailer.md).
 var fcInstanceID = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
 
+// fcMaxVMIDLen bounds the sandbox id in VM directory paths. Unix socket
+// paths are limited to 107 bytes (108 with the NUL in sockaddr_un), and
+// /run/vc/firecracker/<64-character id>/root/firecracker.socket is 108.
+const fcMaxVMIDLen = 32
+
+// maxUnixSocketPath is the longest path a Unix socket can be bound to or
+// connected at on Linux.
+const maxUnixSocketPath = 107
+
 // FirecrackerOptions are the Firecracker backend's settings that do not come
 // from configuration.toml.
 type FirecrackerOptions struct {
@@ -105,7 +114,10 @@ func (s fcState) String() string {
 // filesystem with the guest, so container root filesystems reach the guest
 // as block devices filling placeholder drives.
 type Firecracker struct {
-	id    string
+	id string
+	// vmID is the instance id given to Firecracker and the jailer and the
+	// name of the VM directory: the sandbox id, cut to fcMaxVMIDLen.
+	vmID  string
 	hc    HypervisorConfig
 	agent AgentConfig
 	opts  FirecrackerOptions
@@ -166,7 +178,17 @@ func NewFirecracker(id string, hc HypervisorConfig, agent AgentConfig, opts Fire
 	}
 
 	fc.jailed = hc.JailerPath != ""
-	fc.vmDir = filepath.Join(opts.RunRoot, filepath.Base(hc.Path), id, "root")
+	fc.vmID = id
+	if len(fc.vmID) > fcMaxVMIDLen {
+		fc.vmID = fc.vmID[:fcMaxVMIDLen]
+	}
+	fc.vmDir = filepath.Join(opts.RunRoot, filepath.Base(hc.Path), fc.vmID, "root")
+	for _, name := range []string{fcAPISocket, fcVsockSocket} {
+		if p := filepath.Join(fc.vmDir, name); len(p) > maxUnixSocketPath {
+			return nil, fmt.Errorf("socket path %s is %d bytes, longer than the %d a Unix socket allows: use a shorter run root than %s",
+				p, len(p), maxUnixSocketPath, opts.RunRoot)
+		}
+	}
 	fc.client = firecracker.NewClient(filepath.Join(fc.vmDir, fcAPISocket))
 	return fc, nil
 }

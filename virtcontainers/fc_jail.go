@@ -26,7 +26,7 @@ func (fc *Firecracker) apiPath(name string) string {
 // must be in the chroot before the jailer starts, which exposeFile ensures.
 func (fc *Firecracker) jailerArgs() []string {
 	return []string{
-		"--id", fc.id,
+		"--id", fc.vmID,
 		"--exec-file", fc.hc.Path,
 		"--uid", strconv.Itoa(fc.opts.JailerUID),
 		"--gid", strconv.Itoa(fc.opts.JailerGID),
@@ -39,7 +39,7 @@ func (fc *Firecracker) jailerArgs() []string {
 // firecrackerArgs returns Firecracker's command line when it runs without
 // the jailer.
 func (fc *Firecracker) firecrackerArgs() []string {
-	return []string{"--api-sock", fc.apiPath(fcAPISocket), "--id", fc.id}
+	return []string{"--api-sock", fc.apiPath(fcAPISocket), "--id", fc.vmID}
 }
 
 // exposeFile makes the host file src visible to Firecracker as the VM

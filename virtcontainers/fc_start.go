@@ -91,7 +91,7 @@ func (fc *Firecracker) createVMDir() error {
 	}
 	if err := os.Mkdir(idDir, 0o750); err != nil {
 		if errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("VM directory %s already exists: another VM with id %s runs, or a stopped one left it behind; remove it if no Firecracker uses it", idDir, fc.id)
+			return fmt.Errorf("VM directory %s already exists: another VM whose id starts with %s runs, or a stopped one left it behind; remove it if no Firecracker uses it", idDir, fc.vmID)
 		}
 		return fmt.Errorf("creating VM directory: %w", err)
 	}

@@ -71,9 +71,16 @@ func newFCFixture(t testing.TB, env ...string) *fcFixture {
 	}
 
 	dir := t.TempDir()
+	// The run root is short, unlike t.TempDir's paths, which contain the
+	// test name: socket paths under it must stay within 107 bytes.
+	runRoot, err := os.MkdirTemp("", "fc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(runRoot) })
 	f := &fcFixture{
 		dir:     dir,
-		runRoot: filepath.Join(dir, "run"),
+		runRoot: runRoot,
 		kernel:  filepath.Join(dir, "Image"),
 		image:   filepath.Join(dir, "kata-containers.img"),
 		bin:     filepath.Join(dir, "bin", "firecracker"),
@@ -920,5 +927,28 @@ func TestFirecrackerJailerOwnership(t *testing.T) {
 		if st.Uid != 4242 || st.Gid != 4343 {
 			t.Errorf("owner of %q in the jail: got %d:%d, want 4242:4343", name, st.Uid, st.Gid)
 		}
+	}
+}
+
+func TestFirecrackerLongSandboxID(t *testing.T) {
+	f := newFCFixture(t)
+	id := strings.Repeat("0123456789abcdef", 4)
+	fc := f.start(t, id, f.config(), f.options())
+
+	wantDir := filepath.Join(f.runRoot, "firecracker", id[:32], "root")
+	if fc.VMDir() != wantDir {
+		t.Errorf("VMDir for a 64-character id: got %s, want %s", fc.VMDir(), wantDir)
+	}
+	info, err := firecracker.NewClient(filepath.Join(fc.VMDir(), "firecracker.socket")).DescribeInstance(context.Background())
+	if err != nil || info.ID != id[:32] {
+		t.Errorf("instance id: got %+v, %v; want %s", info, err, id[:32])
+	}
+
+	long := filepath.Join(f.dir, strings.Repeat("r", 60))
+	opts := f.options()
+	opts.RunRoot = long
+	_, err = NewFirecracker(id, f.config(), AgentConfig{}, opts)
+	if err == nil || !strings.Contains(err.Error(), "longer than the 107 a Unix socket allows") {
+		t.Errorf("NewFirecracker with a %d-byte run root: got %v, want a socket path length error", len(long), err)
 	}
 }
