@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -96,30 +94,4 @@ func (l *lineLimiter) allow(now time.Time) (allowed bool, reportSuppressed int) 
 func (d *fifoDrain) close() {
 	_ = d.file.Close()
 	<-d.done
-}
-
-// tailBuffer keeps the last tailBufferSize bytes written to it. It is safe
-// for concurrent use.
-type tailBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-}
-
-const tailBufferSize = 1024
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > tailBufferSize {
-		t.buf = append([]byte(nil), t.buf[len(t.buf)-tailBufferSize:]...)
-	}
-	return len(p), nil
-}
-
-// String returns the kept bytes without surrounding white space.
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return strings.TrimSpace(string(t.buf))
 }

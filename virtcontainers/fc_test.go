@@ -779,19 +779,6 @@ func TestLineLimiter(t *testing.T) {
 	}
 }
 
-func TestTailBuffer(t *testing.T) {
-	var tb tailBuffer
-	_, _ = tb.Write([]byte("first line\n"))
-	if got := tb.String(); got != "first line" {
-		t.Errorf("after one write: got %q, want \"first line\"", got)
-	}
-	_, _ = tb.Write([]byte(strings.Repeat("x", tailBufferSize) + "END\n"))
-	got := tb.String()
-	if len(got) > tailBufferSize || !strings.HasSuffix(got, "END") || strings.Contains(got, "first") {
-		t.Errorf("after overflow: got %d bytes ending %q, want at most %d bytes ending in END", len(got), got[len(got)-5:], tailBufferSize)
-	}
-}
-
 // mountPoints returns the mount points under dir, from /proc/self/mountinfo.
 func mountPoints(t *testing.T, dir string) []string {
 	t.Helper()
