@@ -136,6 +136,9 @@ type Firecracker struct {
 	// monitors are not held up by a StopVM in progress.
 	exited chan struct{}
 	pid    atomic.Int64
+	// stopping is set before the backend signals Firecracker, so that an
+	// exit the backend did not cause is logged as a warning.
+	stopping atomic.Bool
 	// stderrTail keeps the end of Firecracker's stderr for error messages.
 	stderrTail tailBuffer
 
@@ -374,6 +377,7 @@ func (fc *Firecracker) terminate(ctx context.Context) error {
 	}
 
 	pid := fc.cmd.Process.Pid
+	fc.stopping.Store(true)
 	if err := fc.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		fc.log.WithError(err).WithField("pid", pid).Warn("SIGTERM to Firecracker failed")
 	}

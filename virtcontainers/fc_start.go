@@ -43,6 +43,7 @@ func (fc *Firecracker) StartVM(ctx context.Context) (err error) {
 			select {
 			case <-fc.exited:
 			default:
+				fc.stopping.Store(true)
 				_ = fc.cmd.Process.Kill()
 				<-fc.exited
 			}
@@ -219,7 +220,12 @@ func (fc *Firecracker) launch() error {
 		err := cmd.Wait()
 		_ = stdout.Close()
 		_ = stderr.Close()
-		fc.log.WithField("pid", pid).WithField("status", exitStatus(err)).Info("Firecracker exited")
+		entry := fc.log.WithField("pid", pid).WithField("status", exitStatus(err))
+		if fc.stopping.Load() {
+			entry.Info("Firecracker exited")
+		} else {
+			entry.Warn("Firecracker exited on its own; the VM is gone")
+		}
 		fc.pid.Store(0)
 		close(fc.exited)
 	}()

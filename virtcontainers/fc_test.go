@@ -939,3 +939,32 @@ func TestFirecrackerLongSandboxID(t *testing.T) {
 		t.Errorf("NewFirecracker with a %d-byte run root: got %v, want a socket path length error", len(long), err)
 	}
 }
+
+func TestFirecrackerUnexpectedExitLogged(t *testing.T) {
+	f := newFCFixture(t)
+	fc := f.start(t, "crash", f.config(), f.options())
+
+	pids := fc.PIDs()
+	if len(pids) != 1 {
+		t.Fatalf("PIDs: got %v, want one", pids)
+	}
+	if err := unix.Kill(pids[0], unix.SIGKILL); err != nil {
+		t.Fatalf("killing the stand-in VMM: %v", err)
+	}
+	select {
+	case <-fc.Exited():
+	case <-time.After(10 * time.Second):
+		t.Fatalf("Exited after the VMM was killed: still open")
+	}
+	entry := waitForLog(t, f.hook, func(e *logrus.Entry) bool { return strings.Contains(e.Message, "exited on its own") })
+	if entry == nil || entry.Level != logrus.WarnLevel {
+		t.Errorf("log after an exit the backend did not cause: got %v, want a warning", entry)
+	}
+
+	if err := fc.StopVM(context.Background()); err != nil {
+		t.Errorf("StopVM after the VMM died: %v", err)
+	}
+	if _, err := os.Stat(filepath.Dir(fc.VMDir())); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("VM directory after StopVM: got %v, want it removed", err)
+	}
+}
