@@ -33,6 +33,7 @@ func TestFirecrackerBootsSandbox(t *testing.T) {
 			"FIRECRACKER_KERNEL=<uncompressed riscv64 Image> (default " + defaultFCKernel + "), " +
 			"FIRECRACKER_IMAGE=<guest image> (default " + defaultFCImage + ") and /dev/kvm")
 	}
+	requireRoot(t)
 	kernel := envOr("FIRECRACKER_KERNEL", defaultFCKernel)
 	image := envOr("FIRECRACKER_IMAGE", defaultFCImage)
 	for _, p := range []string{fcPath, kernel, image, "/dev/kvm"} {
