@@ -36,6 +36,10 @@ func (riscv64FCArch) checkBootAssets(kernelPath, initrdPath string) error {
 
 // checkRISCVImage accepts an uncompressed riscv64 Image and rejects ELF,
 // compressed and foreign kernels with an error that names the format found.
+//
+// NOTE: the header does not show whether virtio-blk, ext4 and vsock are
+// built in, which the guest needs without an initrd. A kernel that has them
+// as modules boots but panics when it mounts the root device.
 func checkRISCVImage(path string) error {
 	info, err := riscv.DetectKernelFile(path)
 	if err != nil {
