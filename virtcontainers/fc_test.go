@@ -968,3 +968,43 @@ func TestFirecrackerUnexpectedExitLogged(t *testing.T) {
 		t.Errorf("VM directory after StopVM: got %v, want it removed", err)
 	}
 }
+
+func TestFirecrackerConcurrentHotplug(t *testing.T) {
+	f := newFCFixture(t)
+	opts := f.options()
+	opts.ContainerDrives = 4
+	fc := f.start(t, "parallel", f.config(), opts)
+
+	type result struct {
+		guest string
+		err   error
+	}
+	results := make(chan result, 4)
+	for i := range 4 {
+		disk := filepath.Join(f.dir, fmt.Sprintf("c%d.img", i))
+		writeDiskImage(t, disk, false)
+		go func() {
+			guest, err := fc.HotplugBlock(context.Background(), BlockDevice{ID: fmt.Sprintf("c%d", i), Path: disk})
+			results <- result{guest, err}
+			_ = fc.PIDs()
+		}()
+	}
+
+	seen := map[string]bool{}
+	for range 4 {
+		r := <-results
+		if r.err != nil {
+			t.Errorf("concurrent HotplugBlock: %v", r.err)
+			continue
+		}
+		if seen[r.guest] {
+			t.Errorf("guest path %s returned twice", r.guest)
+		}
+		seen[r.guest] = true
+	}
+	for _, want := range []string{"/dev/vdb", "/dev/vdc", "/dev/vdd", "/dev/vde"} {
+		if !seen[want] {
+			t.Errorf("guest paths %v: want %s among them", seen, want)
+		}
+	}
+}
