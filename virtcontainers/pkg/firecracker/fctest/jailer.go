@@ -28,8 +28,12 @@ func JailerMain(args []string, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 1
 	}
-	if *id == "" || *execFile == "" || *uid < 0 || *gid < 0 {
-		_, _ = fmt.Fprintf(stderr, "stand-in jailer: --id, --exec-file, --uid and --gid are required\n")
+	if !instanceID.MatchString(*id) {
+		_, _ = fmt.Fprintf(stderr, "stand-in jailer: invalid --id %q: want 1 to 64 letters, digits and hyphens\n", *id)
+		return 1
+	}
+	if *execFile == "" || *uid < 0 || *gid < 0 {
+		_, _ = fmt.Fprintf(stderr, "stand-in jailer: --exec-file, --uid and --gid are required\n")
 		return 1
 	}
 

@@ -7,8 +7,13 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"regexp"
 	"syscall"
 )
+
+// instanceID matches the ids Firecracker and the jailer accept: letters,
+// digits and hyphens, at most 64 (Firecracker's docs/jailer.md).
+var instanceID = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
 
 // EchoPort is the guest vsock port on which a stand-in process echoes what
 // it receives, so that a test can check a hybrid vsock connection end to
@@ -59,6 +64,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if *version {
 		_, _ = fmt.Fprintf(stdout, "Firecracker v1.12.0-stand-in\n\n")
 		return 0
+	}
+	if !instanceID.MatchString(*id) {
+		_, _ = fmt.Fprintf(stderr, "stand-in firecracker: invalid --id %q: want 1 to 64 letters, digits and hyphens\n", *id)
+		return 153
 	}
 	if *apiSock == "" {
 		_, _ = fmt.Fprintf(stderr, "stand-in firecracker: --api-sock is required\n")
