@@ -1008,3 +1008,36 @@ func TestFirecrackerConcurrentHotplug(t *testing.T) {
 		}
 	}
 }
+
+func TestFirecrackerThroughHypervisorFactory(t *testing.T) {
+	f := newFCFixture(t)
+	h, err := NewHypervisor(FirecrackerHypervisor, HypervisorParams{
+		ID:     "factory",
+		Config: f.config(),
+		Paths:  Paths{VMRoot: filepath.Join(f.runRoot, "vm")},
+	})
+	if err != nil {
+		t.Fatalf("NewHypervisor(firecracker): %v", err)
+	}
+
+	dial := func(ctx context.Context, url string) error {
+		c, err := client.Dial(ctx, url, client.WithHandshakeTimeout(2*time.Second))
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	}
+	if err := StartVMAndWaitForAgent(context.Background(), h, dial, 20*time.Second); err != nil {
+		t.Fatalf("StartVMAndWaitForAgent: %v", err)
+	}
+	defer func() { _ = h.StopVM(context.Background()) }()
+
+	url, _ := h.AgentURL()
+	want := "hvsock://" + filepath.Join(f.runRoot, "firecracker", "factory", "root", "kata.hvsock") + ":1024"
+	if url != want {
+		t.Errorf("AgentURL: got %s, want %s (upstream's <run root>/firecracker/<id>/root layout)", url, want)
+	}
+	if _, ok := h.SharedFS(); ok {
+		t.Errorf("SharedFS: got ok=true, want false")
+	}
+}
