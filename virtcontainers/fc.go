@@ -77,6 +77,10 @@ type FirecrackerOptions struct {
 	// block devices; 0 takes as many as the interrupt sources leave, up
 	// to 8.
 	ContainerDrives int
+	// InterruptSources overrides how many devices the VMM's interrupt
+	// controller serves, for a Firecracker build whose number differs
+	// from the architecture's default (10 on riscv64); 0 keeps the default.
+	InterruptSources int
 	// JailerUID and JailerGID are the ids the jailer runs Firecracker as.
 	JailerUID, JailerGID int
 	// BootTimeout bounds the wait for the API socket and for the
@@ -260,6 +264,9 @@ func (fc *Firecracker) placeholderDrives() (int, error) {
 		serial = " + serial port"
 	}
 	limit := fc.arch.interruptSources()
+	if fc.opts.InterruptSources > 0 {
+		limit = fc.opts.InterruptSources
+	}
 	if fc.opts.ContainerDrives < 0 {
 		return 0, fmt.Errorf("invalid number of container drives %d: want 0 or more", fc.opts.ContainerDrives)
 	}
@@ -274,7 +281,7 @@ func (fc *Firecracker) placeholderDrives() (int, error) {
 
 	total := fixed + drives
 	if limit > 0 && (total > limit || drives < 1) {
-		return 0, fmt.Errorf("too many devices for Firecracker's interrupt controller: %d devices (guest image + %d container drives + vsock + %d network interfaces%s) but the riscv64 APLIC has %d interrupt sources: use fewer network interfaces or container drives, or drop the serial console (enable_debug, console= in kernel_params)",
+		return 0, fmt.Errorf("too many devices for Firecracker's interrupt controller: %d devices (guest image + %d container drives + vsock + %d network interfaces%s) but Firecracker's interrupt controller has %d interrupt sources: use fewer network interfaces or container drives, or drop the serial console (enable_debug, console= in kernel_params)",
 			total, drives, len(fc.opts.Networks), serial, limit)
 	}
 	return drives, nil

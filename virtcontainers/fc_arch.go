@@ -17,6 +17,10 @@ type fcArch interface {
 	// the build has no limit this backend can reach.
 	interruptSources() int
 
+	// maxCmdline returns the longest kernel command line, in bytes without
+	// the NUL, that the VMM accepts.
+	maxCmdline() int
+
 	// hasSerial reports whether the VMM adds a serial port, which takes an
 	// interrupt source, given whether the kernel command line has console=.
 	hasSerial(console bool) bool

@@ -14,11 +14,22 @@ import (
 //     port is added only when the kernel command line has console=;
 //   - its APLIC declares riscv,num-sources = 10, so at most 10 devices can
 //     have an interrupt;
+//   - the kernel command line holds at most 1024 bytes with its NUL
+//     (CMDLINE_MAX_SIZE in arch/riscv64/layout.rs, from Linux's
+//     arch/riscv/include/uapi/asm/setup.h);
 //   - SendCtrlAltDel fails with 400, so the backend stops the VM with signals.
 
 // riscv64InterruptSources is the APLIC's riscv,num-sources in the riscv64
 // port of Firecracker.
+//
+// NOTE: the value is hard-coded in the port's FDT code and differs between
+// commits of the pull request: one sets 96, with a TODO to match the lines
+// it allocates. FirecrackerOptions.InterruptSources overrides it.
 const riscv64InterruptSources = 10
+
+// riscv64MaxCmdline is the longest kernel command line the riscv64 port
+// accepts, without the terminating NUL.
+const riscv64MaxCmdline = 1023
 
 type riscv64FCArch struct{}
 
@@ -67,5 +78,7 @@ func (riscv64FCArch) kernelParams(p fcKernelParams) []string {
 }
 
 func (riscv64FCArch) interruptSources() int { return riscv64InterruptSources }
+
+func (riscv64FCArch) maxCmdline() int { return riscv64MaxCmdline }
 
 func (riscv64FCArch) hasSerial(console bool) bool { return console }

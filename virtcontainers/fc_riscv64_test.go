@@ -2,6 +2,7 @@ package virtcontainers
 
 import (
 	"compress/gzip"
+	"context"
 	"encoding/binary"
 	"errors"
 	"os"
@@ -168,7 +169,7 @@ func TestFirecrackerRISCVDeviceBudget(t *testing.T) {
 		{"default, debug serial and one network", true, nil, 1, 0, 6, ""},
 		{"console in kernel_params", false, []string{"quiet", "console=ttyS0"}, 0, 0, 7, ""},
 		{"eight drives fill the ten sources", false, nil, 0, 8, 8, ""},
-		{"Kata's device set", true, nil, 1, 8, 0, "12 devices (guest image + 8 container drives + vsock + 1 network interfaces + serial port) but the riscv64 APLIC has 10 interrupt sources"},
+		{"Kata's device set", true, nil, 1, 8, 0, "12 devices (guest image + 8 container drives + vsock + 1 network interfaces + serial port) but Firecracker's interrupt controller has 10 interrupt sources"},
 		{"nine drives", false, nil, 0, 9, 0, "11 devices"},
 		{"networks leave no drive", false, nil, 8, 0, 0, "10 devices (guest image + 0 container drives"},
 	}
@@ -214,6 +215,42 @@ func TestRISCVKernelParams(t *testing.T) {
 		got := strings.Join(riscv64FCArch{}.kernelParams(tt.p), " ")
 		if got != tt.want {
 			t.Errorf("%s:\ngot  %s\nwant %s", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestFirecrackerRISCVInterruptSourcesOverride(t *testing.T) {
+	f := newFCFixture(t)
+	hc := f.config()
+	hc.EnableDebug = true
+	opts := f.options()
+	opts.Networks = []FirecrackerNetwork{{ID: "eth0", HostDevName: "tap0"}}
+	opts.ContainerDrives = 8
+	opts.InterruptSources = 96
+	fc, err := NewFirecracker("sb", hc, AgentConfig{}, opts)
+	if err != nil {
+		t.Fatalf("NewFirecracker with 12 devices and 96 interrupt sources: %v", err)
+	}
+	if fc.opts.ContainerDrives != 8 {
+		t.Errorf("container drives: got %d, want 8", fc.opts.ContainerDrives)
+	}
+}
+
+func TestFirecrackerRISCVCmdlineLimit(t *testing.T) {
+	f := newFCFixture(t)
+	hc := f.config()
+	hc.KernelParams = []string{"x=" + strings.Repeat("y", 1000)}
+	fc, err := NewFirecracker("longcmd", hc, AgentConfig{}, f.options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = fc.StartVM(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "longer than the 1023 Firecracker accepts") {
+		t.Fatalf("StartVM with a 1002-byte kernel parameter: got %v, want a command line length error", err)
+	}
+	for _, r := range configRequests(f.requests(t)) {
+		if strings.HasPrefix(r, "PUT /boot-source") {
+			t.Errorf("requests: got %s, want no boot source sent", r)
 		}
 	}
 }

@@ -324,8 +324,13 @@ func (fc *Firecracker) configure(ctx context.Context, a fcAssets) error {
 		Debug: fc.hc.EnableDebug, RootDevice: a.rootDevice, RootfsType: fc.hc.RootfsType, Agent: fc.agent,
 	})
 	params = append(params, fc.hc.KernelParams...)
+	bootArgs := strings.Join(params, " ")
+	if limit := fc.arch.maxCmdline(); len(bootArgs) > limit {
+		return fmt.Errorf("guest kernel command line is %d bytes, longer than the %d Firecracker accepts: shorten kernel_params in [hypervisor.firecracker] (%q)",
+			len(bootArgs), limit, bootArgs)
+	}
 	if err := fc.client.PutBootSource(ctx, firecracker.BootSource{
-		KernelImagePath: a.kernel, BootArgs: strings.Join(params, " "),
+		KernelImagePath: a.kernel, BootArgs: bootArgs,
 	}); err != nil {
 		return fmt.Errorf("configuring the guest kernel: %w", err)
 	}
