@@ -96,10 +96,22 @@ func createSandbox(ctx context.Context, cfg SandboxConfig, deps sandboxDeps) (s 
 		}
 	}()
 
+	sharedDir := cfg.Paths.SharedDir(cfg.ID)
+	if _, err := os.Stat(filepath.Dir(sharedDir)); err == nil {
+		// A sandbox of the same id died without cleaning up; containerd
+		// never runs two with one id, so what is there is stale.
+		s.log.Warn("removing the shared directory a previous sandbox of this id left behind")
+		for _, err := range unmountUnder(filepath.Dir(sharedDir)) {
+			s.log.WithError(err).Warn("unmounting a stale mount")
+		}
+		if err := os.RemoveAll(filepath.Dir(sharedDir)); err != nil {
+			return s, fmt.Errorf("removing stale shared directory of sandbox %s: %w", cfg.ID, err)
+		}
+	}
+
 	if err := s.makeDir(cfg.Paths.SandboxDir(cfg.ID)); err != nil {
 		return s, err
 	}
-	sharedDir := cfg.Paths.SharedDir(cfg.ID)
 	if err := s.makeDir(filepath.Dir(sharedDir)); err != nil {
 		return s, err
 	}

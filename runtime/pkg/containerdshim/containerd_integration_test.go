@@ -241,3 +241,212 @@ func TestContainerdRunsKataContainer(t *testing.T) {
 		}
 	})
 }
+
+// leftovers returns the VMs, sandbox directories and mounts that id left on
+// the host.
+func leftovers(id string) []string {
+	var found []string
+	if out, _ := exec.Command("pgrep", "-f", "qemu-system-riscv64 -name sandbox-"+id+"( |$)").Output(); len(bytes.TrimSpace(out)) > 0 {
+		found = append(found, "QEMU process "+strings.TrimSpace(string(out)))
+	}
+	for _, dir := range []string{"/run/vc/sbs", "/run/vc/vm", "/run/kata-containers/shared/sandboxes"} {
+		if _, err := os.Stat(filepath.Join(dir, id)); err == nil {
+			found = append(found, filepath.Join(dir, id))
+		}
+	}
+	if mounts, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
+		for _, line := range strings.Split(string(mounts), "\n") {
+			if strings.Contains(line, "/sandboxes/"+id+"/") {
+				found = append(found, "mount "+strings.Fields(line)[4])
+			}
+		}
+	}
+	return found
+}
+
+// waitStopped polls `ctr task ls` until task id is STOPPED.
+func (s *stack) waitStopped(ctx context.Context, id string) {
+	s.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		out, _ := s.ctr(ctx, "", "task", "ls")
+		for _, line := range strings.Split(out, "\n") {
+			if f := strings.Fields(line); len(f) >= 3 && f[0] == id && f[2] == "STOPPED" {
+				return
+			}
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	s.t.Fatalf("task %s did not stop within 60 s", id)
+}
+
+// runDetached starts a long-running container and registers its removal.
+func (s *stack) runDetached(ctx context.Context, id string) {
+	s.t.Helper()
+	out, code := s.ctr(ctx, "", "run", "-d", "--runtime", "io.containerd.kata.v2", "--runtime-config-path", s.config,
+		"--rootfs", s.rootfs, id, "/guestprog", "sleep", "600")
+	if code != 0 {
+		s.t.Fatalf("ctr run -d %s: exit %d:\n%s", id, code, out)
+	}
+	s.t.Cleanup(func() {
+		s.ctr(context.Background(), "", "task", "kill", "-s", "SIGKILL", id)
+		s.ctr(context.Background(), "", "task", "delete", "--force", id)
+		s.ctr(context.Background(), "", "container", "delete", id)
+	})
+}
+
+func TestContainerdTaskLifecycle(t *testing.T) {
+	s := startStack(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+
+	t.Run("exec", func(t *testing.T) {
+		s.runDetached(ctx, "kata-exec")
+		out, code := s.ctr(ctx, "", "task", "exec", "--exec-id", "e1", "kata-exec", "/guestprog", "echo", "inside the sandbox")
+		if code != 0 || !strings.Contains(out, "inside the sandbox") {
+			t.Fatalf("ctr task exec: exit %d, output:\n%s", code, out)
+		}
+		out, code = s.ctr(ctx, "", "task", "exec", "--exec-id", "e2", "kata-exec", "/guestprog", "exit", "7")
+		if code != 7 {
+			t.Errorf("exec exit code = %d, want 7; output:\n%s", code, out)
+		}
+	})
+
+	t.Run("SIGTERM", func(t *testing.T) {
+		s.runDetached(ctx, "kata-term")
+		if out, code := s.ctr(ctx, "", "task", "kill", "-s", "SIGTERM", "kata-term"); code != 0 {
+			t.Fatalf("ctr task kill SIGTERM: exit %d:\n%s", code, out)
+		}
+		s.waitStopped(ctx, "kata-term")
+	})
+
+	t.Run("SIGKILL", func(t *testing.T) {
+		s.runDetached(ctx, "kata-kill")
+		if out, code := s.ctr(ctx, "", "task", "kill", "-s", "SIGKILL", "kata-kill"); code != 0 {
+			t.Fatalf("ctr task kill SIGKILL: exit %d:\n%s", code, out)
+		}
+		s.waitStopped(ctx, "kata-kill")
+		out, _ := s.ctr(ctx, "", "task", "delete", "kata-kill")
+		if !strings.Contains(out, "137") {
+			t.Errorf("ctr task delete output %q, want exit status 137", out)
+		}
+		s.ctr(ctx, "", "container", "delete", "kata-kill")
+		if left := leftovers("kata-kill"); len(left) > 0 {
+			t.Errorf("left behind after delete: %v", left)
+		}
+	})
+
+	t.Run("terminal", func(t *testing.T) {
+		cmd := fmt.Sprintf("ctr --address %s --namespace %s run --rm -t --runtime io.containerd.kata.v2 --runtime-config-path %s --rootfs %s kata-tty /guestprog tty",
+			s.address, s.ns, s.config, s.rootfs)
+		out, err := exec.CommandContext(ctx, "script", "-qec", cmd, "/dev/null").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "tty: true") {
+			t.Fatalf("ctr run -t: %v, output:\n%s", err, out)
+		}
+	})
+
+	t.Run("three at once", func(t *testing.T) {
+		errs := make(chan error, 3)
+		for i := range 3 {
+			go func() {
+				id := fmt.Sprintf("kata-par%d", i)
+				out, code := s.run(ctx, "", id, "/guestprog", "echo", id)
+				if code != 0 || !strings.Contains(out, id) {
+					errs <- fmt.Errorf("%s: exit %d, output:\n%s", id, code, out)
+					return
+				}
+				errs <- nil
+			}()
+		}
+		for range 3 {
+			if err := <-errs; err != nil {
+				t.Error(err)
+			}
+		}
+		for i := range 3 {
+			if left := leftovers(fmt.Sprintf("kata-par%d", i)); len(left) > 0 {
+				t.Errorf("left behind: %v", left)
+			}
+		}
+	})
+
+	t.Run("shim killed", func(t *testing.T) {
+		s.runDetached(ctx, "kata-crash")
+		out, err := exec.Command("pgrep", "-f", "containerd-shim-kata-v2 .*-id kata-crash( |$)").Output()
+		pid := strings.TrimSpace(string(out))
+		if err != nil || pid == "" {
+			t.Fatalf("shim of kata-crash not found: %v", err)
+		}
+		if err := exec.Command("kill", "-9", pid).Run(); err != nil {
+			t.Fatalf("killing shim %s: %v", pid, err)
+		}
+
+		// containerd runs `containerd-shim-kata-v2 delete`, which must stop
+		// the VM the dead shim left running.
+		deadline := time.Now().Add(60 * time.Second)
+		for len(leftovers("kata-crash")) > 0 && time.Now().Before(deadline) {
+			time.Sleep(time.Second)
+		}
+		if left := leftovers("kata-crash"); len(left) > 0 {
+			t.Errorf("left behind 60 s after the shim was killed: %v", left)
+		}
+	})
+}
+
+func TestContainerdRejectsBadInput(t *testing.T) {
+	s := startStack(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+
+	badConfig := filepath.Join(s.dir, "bad.toml")
+	data, err := os.ReadFile(s.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(badConfig, []byte(strings.Replace(string(data), "[hypervisor.qemu]\n", "[hypervisor.qemu]\nkernal = \"/boot/vmlinuz\"\n", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	failingQEMU := filepath.Join(s.dir, "failing.toml")
+	if err := os.WriteFile(failingQEMU, []byte(replaceKey(string(data), "path", `path = "/bin/false"`)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{
+			name: "unknown configuration key",
+			args: []string{"--runtime-config-path", badConfig, "--rootfs", s.rootfs, "kata-bad1"},
+			want: "kernal",
+		},
+		{
+			name: "forbidden annotation",
+			args: []string{"--runtime-config-path", s.config, "--annotation", "io.katacontainers.config.hypervisor.path=/tmp/evil-qemu", "--rootfs", s.rootfs, "kata-bad2"},
+			want: "io.katacontainers.config.hypervisor.path",
+		},
+		{
+			name: "hypervisor fails to start",
+			args: []string{"--runtime-config-path", failingQEMU, "--rootfs", s.rootfs, "kata-bad3"},
+			want: "/bin/false",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append(append([]string{"run", "--rm", "--runtime", "io.containerd.kata.v2"}, tt.args...), "/guestprog", "echo", "must not run")
+			out, code := s.ctr(ctx, "", args...)
+			if code == 0 || strings.Contains(out, "must not run") {
+				t.Fatalf("ctr run succeeded, want an error; output:\n%s", out)
+			}
+			if !strings.Contains(out, tt.want) {
+				t.Errorf("error does not name %q (exit %d):\n%s", tt.want, code, out)
+			}
+			id := tt.args[len(tt.args)-1]
+			if left := leftovers(id); len(left) > 0 {
+				t.Errorf("left behind: %v", left)
+			}
+			s.ctr(ctx, "", "container", "delete", id)
+		})
+	}
+}
