@@ -16,22 +16,26 @@ import (
 	"time"
 )
 
-// The boot tests build one Debian trixie guest set per run (kernel, systemd
-// rootfs and image, agent-init rootfs and initrd) with the osbuilder command,
-// as a user would, and boot each with qemu-system-riscv64 under TCG. A
-// stand-in agent (internal/testagent) takes kata-agent's place: it prints
-// testAgentMarker on the console.
-const testAgentMarker = "osbuilder-test-agent: started as pid"
+// The boot tests boot one Debian trixie guest set per run with
+// qemu-system-riscv64 under TCG: the systemd image with its boot initrd,
+// and the agent-init initrd. The set is the one 'make guest' wrote to
+// build/guest (make integration runs it first), or, when that is
+// incomplete or OSBUILDER_TEST_BUILD is set, one the test builds with the
+// osbuilder command and the project's kata-agent, as a user would.
+
+// guestFiles are the artifacts a guest set consists of.
+var guestFiles = []string{
+	"vmlinux.container", "kata-containers.img", "kata-containers-boot-initrd.img", "root.txt",
+	"kata-containers-initrd.img",
+}
 
 type guestSet struct {
 	dir        string
-	bin        string
 	kernel     string
 	image      string
 	bootInitrd string
 	rootParams string
 	initrd     string
-	timings    map[string]time.Duration
 }
 
 var (
@@ -54,7 +58,7 @@ func requireTools(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("building a root filesystem with mmdebstrap in root mode needs root")
 	}
-	for _, tool := range []string{"qemu-system-riscv64", "mmdebstrap", "mkfs.ext4", "depmod", "dpkg-deb", "apt-get"} {
+	for _, tool := range []string{"qemu-system-riscv64", "mmdebstrap", "mkfs.ext4", "sfdisk", "depmod", "dpkg-deb", "apt-get"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s not found: run 'make deps'", tool)
 		}
@@ -67,73 +71,100 @@ func repoRoot() string {
 	return abs
 }
 
-func run(t *testing.T, timings map[string]time.Duration, step string, env []string, name string, args ...string) (string, error) {
+func run(t *testing.T, step string, env []string, name string, args ...string) error {
 	start := time.Now()
 	cmd := exec.Command(name, args...)
 	cmd.Dir = repoRoot()
 	cmd.Env = append(append(os.Environ(), "CGO_ENABLED=0"), env...)
 	out, err := cmd.CombinedOutput()
-	timings[step] = time.Since(start)
 	if err != nil {
-		return "", fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, out)
+		return fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, out)
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	t.Logf("%s (%.1fs): %s", step, timings[step].Seconds(), lines[len(lines)-1])
-	return string(out), nil
+	t.Logf("%s (%.1fs): %s", step, time.Since(start).Seconds(), lines[len(lines)-1])
+	return nil
 }
 
-// buildGuests builds the shared guest set once per test run. The package
-// cache is the repository's build/cache, shared with 'make guest'.
-func buildGuests(t *testing.T) guestSet {
+// completeGuestDir reports whether dir holds every file of a guest set.
+func completeGuestDir(dir string) bool {
+	for _, f := range guestFiles {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// buildGuestSet builds a guest set into dir with the osbuilder command. The
+// package cache is the repository's build/cache, shared with 'make guest'.
+func buildGuestSet(t *testing.T, dir string) error {
+	bin := filepath.Join(dir, "bin")
+	osb := filepath.Join(bin, "osbuilder")
+	agent := filepath.Join(bin, "kata-agent")
+	preinit := filepath.Join(bin, "kata-preinit")
+	cache := filepath.Join(repoRoot(), "build", "cache")
+	modules := filepath.Join(dir, "kernel", "modules")
+	riscv := []string{"GOARCH=riscv64"}
+
+	steps := []struct {
+		step string
+		env  []string
+		args []string
+	}{
+		{"build osbuilder", nil, []string{"go", "build", "-o", osb, "./osbuilder/cmd/osbuilder"}},
+		{"build kata-agent", riscv, []string{"go", "build", "-trimpath", "-ldflags", "-s -w", "-o", agent, "./agent/cmd/kata-agent"}},
+		{"build kata-preinit", riscv, []string{"go", "build", "-o", preinit, "./osbuilder/cmd/kata-preinit"}},
+		{"kernel", nil, []string{osb, "kernel", "--distro", "debian", "--cache-dir", cache, "--out", filepath.Join(dir, "kernel")}},
+		{"copy kernel", nil, []string{"cp", filepath.Join(dir, "kernel", "vmlinux.container"), dir}},
+		{"rootfs systemd", nil, []string{osb, "rootfs", "--distro", "debian", "--agent", agent, "--cache-dir", cache,
+			"--kernel-modules", modules, "--out", filepath.Join(dir, "rootfs")}},
+		{"image", nil, []string{osb, "image", "--rootfs", filepath.Join(dir, "rootfs"), "--preinit", preinit,
+			"--out", filepath.Join(dir, "kata-containers.img")}},
+		{"rootfs agent-init", nil, []string{osb, "rootfs", "--distro", "debian", "--agent-init", "--agent", agent,
+			"--cache-dir", cache, "--kernel-modules", modules, "--out", filepath.Join(dir, "rootfs-agent-init")}},
+		{"initrd", nil, []string{osb, "initrd", "--rootfs", filepath.Join(dir, "rootfs-agent-init"),
+			"--out", filepath.Join(dir, "kata-containers-initrd.img")}},
+	}
+	for _, s := range steps {
+		if err := run(t, s.step, s.env, s.args[0], s.args[1:]...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// guestSetFor returns the shared guest set, building it on first use.
+func guestSetFor(t *testing.T) guestSet {
 	t.Helper()
 	requireTools(t)
 	guestOnce.Do(func() {
 		guestErr = func() error {
-			dir, err := os.MkdirTemp("", "osbuilder-boot-")
-			if err != nil {
-				return err
-			}
-			workDir = dir
-			g := guestSet{dir: dir, bin: filepath.Join(dir, "bin"), timings: map[string]time.Duration{}}
-			osb := filepath.Join(g.bin, "osbuilder")
-			agent := filepath.Join(g.bin, "kata-agent")
-			preinit := filepath.Join(g.bin, "kata-preinit")
-			cache := filepath.Join(repoRoot(), "build", "cache")
-
-			steps := []struct {
-				step string
-				env  []string
-				args []string
-			}{
-				{"build osbuilder", nil, []string{"go", "build", "-o", osb, "./osbuilder/cmd/osbuilder"}},
-				{"build stand-in agent", []string{"GOARCH=riscv64"}, []string{"go", "build", "-o", agent, "./osbuilder/internal/testagent"}},
-				{"build kata-preinit", []string{"GOARCH=riscv64"}, []string{"go", "build", "-o", preinit, "./osbuilder/cmd/kata-preinit"}},
-				{"kernel", nil, []string{osb, "kernel", "--distro", "debian", "--cache-dir", cache, "--out", filepath.Join(dir, "kernel")}},
-				{"rootfs systemd", nil, []string{osb, "rootfs", "--distro", "debian", "--agent", agent, "--cache-dir", cache,
-					"--kernel-modules", filepath.Join(dir, "kernel", "modules"), "--out", filepath.Join(dir, "rootfs")}},
-				{"image", nil, []string{osb, "image", "--rootfs", filepath.Join(dir, "rootfs"), "--preinit", preinit,
-					"--out", filepath.Join(dir, "kata-containers.img")}},
-				{"rootfs agent-init", nil, []string{osb, "rootfs", "--distro", "debian", "--agent-init", "--agent", agent,
-					"--cache-dir", cache, "--kernel-modules", filepath.Join(dir, "kernel", "modules"), "--out", filepath.Join(dir, "rootfs-agent-init")}},
-				{"initrd", nil, []string{osb, "initrd", "--rootfs", filepath.Join(dir, "rootfs-agent-init"),
-					"--out", filepath.Join(dir, "kata-containers-initrd.img")}},
-			}
-			for _, s := range steps {
-				if _, err := run(t, g.timings, s.step, s.env, s.args[0], s.args[1:]...); err != nil {
+			dir := filepath.Join(repoRoot(), "build", "guest")
+			if os.Getenv("OSBUILDER_TEST_BUILD") != "" || !completeGuestDir(dir) {
+				var err error
+				if dir, err = os.MkdirTemp("", "osbuilder-boot-"); err != nil {
 					return err
 				}
+				workDir = dir
+				if err := buildGuestSet(t, dir); err != nil {
+					return err
+				}
+			} else {
+				t.Logf("booting the guest set of 'make guest' in %s", dir)
 			}
 
-			g.kernel = filepath.Join(dir, "kernel", "vmlinux.container")
-			g.image = filepath.Join(dir, "kata-containers.img")
-			g.bootInitrd = filepath.Join(dir, "kata-containers-boot-initrd.img")
-			g.initrd = filepath.Join(dir, "kata-containers-initrd.img")
 			params, err := os.ReadFile(filepath.Join(dir, "root.txt"))
 			if err != nil {
 				return err
 			}
-			g.rootParams = strings.TrimSpace(string(params))
-			guest = g
+			guest = guestSet{
+				dir:        dir,
+				kernel:     filepath.Join(dir, "vmlinux.container"),
+				image:      filepath.Join(dir, "kata-containers.img"),
+				bootInitrd: filepath.Join(dir, "kata-containers-boot-initrd.img"),
+				rootParams: strings.TrimSpace(string(params)),
+				initrd:     filepath.Join(dir, "kata-containers-initrd.img"),
+			}
 			return nil
 		}()
 	})
@@ -205,57 +236,26 @@ func tail(s string, n int) string {
 }
 
 func TestBootAgentInitInitrd(t *testing.T) {
-	g := buildGuests(t)
-	boot(t, 5*time.Minute,
-		[]string{"Run /init as init process", testAgentMarker + " 1", "reboot: Power down"},
-		"-kernel", g.kernel, "-initrd", g.initrd, "-append", "console=ttyS0 panic=-1")
-}
-
-func TestBootSystemdImage(t *testing.T) {
-	g := buildGuests(t)
-	if !strings.Contains(g.rootParams, "root=/dev/vda1") {
-		t.Fatalf("root.txt = %q, want root=/dev/vda1", g.rootParams)
-	}
-	cmdline := "console=ttyS0 panic=-1 " + g.rootParams + " systemd.unit=kata-containers.target systemd.show_status=1"
-	boot(t, 8*time.Minute,
-		[]string{"kata-preinit: mounted /dev/vda1", "Started kata-agent.service", testAgentMarker, "Reached target kata-containers.target"},
-		"-kernel", g.kernel, "-initrd", g.bootInitrd, "-append", cmdline,
-		"-drive", "file="+g.image+",format=raw,if=none,id=root,snapshot=on", "-device", "virtio-blk-pci,drive=root")
-}
-
-// TestBootRealAgentInitrd boots an agent-init initrd with the project's own
-// kata-agent, built from agent/cmd/kata-agent, and waits for it to listen
-// on its vsock port after loading the modules in /etc/modules-load.d.
-func TestBootRealAgentInitrd(t *testing.T) {
-	g := buildGuests(t)
-	if _, err := os.Stat(filepath.Join(repoRoot(), "agent", "cmd", "kata-agent")); err != nil {
-		t.Skip("agent/cmd/kata-agent is not in this tree")
-	}
-	dir := t.TempDir()
-	agent := filepath.Join(dir, "kata-agent")
-	osb := filepath.Join(g.bin, "osbuilder")
-	cache := filepath.Join(repoRoot(), "build", "cache")
-	timings := map[string]time.Duration{}
-	steps := [][]string{
-		{"go", "build", "-o", agent, "./agent/cmd/kata-agent"},
-		{osb, "rootfs", "--distro", "debian", "--agent-init", "--agent", agent, "--cache-dir", cache,
-			"--kernel-modules", filepath.Join(g.dir, "kernel", "modules"), "--out", filepath.Join(dir, "rootfs")},
-		{osb, "initrd", "--rootfs", filepath.Join(dir, "rootfs"), "--out", filepath.Join(dir, "initrd.img")},
-	}
-	for i, s := range steps {
-		var env []string
-		if i == 0 {
-			env = []string{"GOARCH=riscv64"}
-		}
-		if _, err := run(t, timings, s[1], env, s[0], s[1:]...); err != nil {
-			t.Fatal(err)
-		}
-	}
-
+	g := guestSetFor(t)
 	// NOTE: the kernel starts PID 1 without PATH, and the agent looks crun
 	// up in PATH; the kernel passes PATH=... from its command line to init.
 	boot(t, 5*time.Minute,
-		[]string{"Run /init as init process", "agent starting", "NET: Registered PF_VSOCK protocol family", "agent listening"},
-		"-kernel", g.kernel, "-initrd", filepath.Join(dir, "initrd.img"),
-		"-append", "console=ttyS0 panic=-1 PATH=/usr/sbin:/usr/bin:/sbin:/bin")
+		[]string{"Run /init as init process", "agent starting", "pid1=true", "NET: Registered PF_VSOCK protocol family",
+			"OCI runtime selected", "agent listening"},
+		"-kernel", g.kernel, "-initrd", g.initrd, "-append", "console=ttyS0 panic=-1 PATH=/usr/sbin:/usr/bin:/sbin:/bin")
+}
+
+func TestBootSystemdImage(t *testing.T) {
+	g := guestSetFor(t)
+	if !strings.Contains(g.rootParams, "root=/dev/vda1") {
+		t.Fatalf("root.txt = %q, want root=/dev/vda1", g.rootParams)
+	}
+	// default.target is kata-containers.target, so the command line needs
+	// no systemd.unit=.
+	cmdline := "console=ttyS0 panic=-1 " + g.rootParams + " systemd.show_status=1"
+	boot(t, 8*time.Minute,
+		[]string{"kata-preinit: mounted /dev/vda1", "Started kata-agent.service", "Reached target kata-containers.target",
+			"agent starting", "agent listening"},
+		"-kernel", g.kernel, "-initrd", g.bootInitrd, "-append", cmdline,
+		"-drive", "file="+g.image+",format=raw,if=none,id=root,snapshot=on", "-device", "virtio-blk-pci,drive=root")
 }
