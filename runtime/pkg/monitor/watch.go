@@ -96,12 +96,32 @@ func (m *Monitor) rescan(watcher *fsnotify.Watcher, log *logrus.Entry) {
 // directory goes away. Each event only names what to look at again: the
 // state is read back from the file system, so the order and kind of events
 // do not matter.
+//
+// The directory is also checked every DirRetryInterval, because inotify
+// reports a deleted directory only once nothing holds its inode, and a shim's
+// listening socket bound inside it does.
 func (m *Monitor) handleEvents(ctx context.Context, watcher *fsnotify.Watcher, log *logrus.Entry) error {
 	root := filepath.Clean(m.cfg.SandboxesDir)
+	watched, err := os.Stat(root)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errDirGone, err)
+	}
+	check := time.NewTicker(m.cfg.DirRetryInterval)
+	defer check.Stop()
+
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+
+		case <-check.C:
+			now, err := os.Stat(root)
+			if err != nil {
+				return fmt.Errorf("%w: %w", errDirGone, err)
+			}
+			if !os.SameFile(now, watched) {
+				return fmt.Errorf("%w: replaced by another directory", errDirGone)
+			}
 
 		case err, ok := <-watcher.Errors:
 			if !ok {
