@@ -36,7 +36,8 @@ type podCache struct {
 	conn     *grpc.ClientConn
 	client   runtimeapi.RuntimeServiceClient
 	log      *logrus.Entry
-	// wake asks run for a refresh; it holds at most one pending request.
+	// wake requests a refresh from run. Its buffer of one coalesces
+	// requests that arrive while a refresh is pending.
 	wake chan struct{}
 
 	mu sync.RWMutex
@@ -87,8 +88,8 @@ func (c *podCache) lookup(id string) (podMetadata, bool) {
 	return p, ok
 }
 
-// refreshSoon asks for a refresh because sandbox id appeared, unless its
-// metadata is already known.
+// refreshSoon requests a refresh because sandbox id appeared, unless its
+// metadata is already cached.
 func (c *podCache) refreshSoon(id string) {
 	if _, ok := c.lookup(id); ok {
 		return

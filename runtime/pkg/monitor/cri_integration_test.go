@@ -12,9 +12,9 @@ import (
 	"time"
 )
 
-// TestCRIContainerd checks the CRI client against a real containerd: its
-// ListPodSandbox must answer on the main socket, where kata-monitor's
-// default -runtime-endpoint points.
+// TestCRIContainerd checks the CRI client against a real containerd, whose
+// main socket (kata-monitor's default -runtime-endpoint) must serve
+// ListPodSandbox.
 func TestCRIContainerd(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("this test runs containerd and needs root")

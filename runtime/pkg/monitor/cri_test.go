@@ -89,9 +89,8 @@ func TestCRILabels(t *testing.T) {
 }
 
 func TestCRIUnavailable(t *testing.T) {
-	// An HTTP server on the socket stands in for an endpoint that is not
-	// CRI; a path with nothing behind it for a container manager that is
-	// not running.
+	// An HTTP server on the socket simulates an endpoint that is not CRI,
+	// and a path with no socket a container manager that is not running.
 	notCRI := filepath.Join(shortTempDir(t), "http.sock")
 	l, err := net.Listen("unix", notCRI)
 	if err != nil {

@@ -14,8 +14,8 @@ type ownMetrics struct {
 
 	runningShims prometheus.Gauge
 	scrapes      prometheus.Counter
-	// scrapeFailures counts shims whose scrape failed: timed out, refused,
-	// answered with an error status or with invalid text.
+	// scrapeFailures counts shim scrapes that timed out, were refused, or
+	// returned an error status or invalid text.
 	scrapeFailures  prometheus.Counter
 	scrapeDurations prometheus.Histogram
 }

@@ -1,8 +1,8 @@
-// Package monitor is kata-monitor: it finds the Kata sandboxes of a host
-// under the sandboxes directory (/run/vc/sbs), scrapes each shim's monitor
-// socket and serves the merged metrics, labelled by sandbox and, when the
-// container manager answers over CRI, by pod, on one HTTP address for
-// Prometheus. Endpoints and flags follow upstream Kata's kata-monitor.
+// Package monitor is kata-monitor. It finds the Kata sandboxes of a host
+// under the sandboxes directory (/run/vc/sbs) and scrapes each shim's monitor
+// socket. It serves the merged metrics on one HTTP address for Prometheus,
+// labelled by sandbox and, when the container manager serves CRI, by pod.
+// Endpoints and flags follow upstream Kata's kata-monitor.
 package monitor
 
 import (

@@ -95,7 +95,7 @@ func (s *sandboxSet) setSocket(id string, exists bool) bool {
 	return false
 }
 
-// remove forgets sandbox id and reports whether it was known.
+// remove deletes sandbox id from the set and reports whether it was there.
 func (s *sandboxSet) remove(id string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -120,7 +120,7 @@ func (s *sandboxSet) ids() []string {
 	return out
 }
 
-// clear forgets every sandbox, as when the sandboxes directory goes away.
+// clear empties the set, as when the sandboxes directory goes away.
 func (s *sandboxSet) clear() {
 	for _, id := range s.ids() {
 		s.remove(id)
