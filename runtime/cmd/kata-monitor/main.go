@@ -44,7 +44,7 @@ func run(args []string, stderr io.Writer) int {
 		return 2
 	}
 	if flags.NArg() > 0 {
-		fmt.Fprintf(stderr, "kata-monitor: unexpected argument %q: it takes only flags, see -help\n", flags.Arg(0))
+		_, _ = fmt.Fprintf(stderr, "kata-monitor: unexpected argument %q: it takes only flags, see -help\n", flags.Arg(0))
 		return 2
 	}
 	if *showVersion {
@@ -54,7 +54,7 @@ func run(args []string, stderr io.Writer) int {
 
 	level, err := logrus.ParseLevel(*logLevel)
 	if err != nil {
-		fmt.Fprintf(stderr, "kata-monitor: invalid -log-level %q: use trace, debug, info, warn, error, fatal or panic\n", *logLevel)
+		_, _ = fmt.Fprintf(stderr, "kata-monitor: invalid -log-level %q: use trace, debug, info, warn, error, fatal or panic\n", *logLevel)
 		return 2
 	}
 	logger := logrus.New()

@@ -81,7 +81,7 @@ func startBenchShims(b *testing.B, n int) string {
 		if err != nil {
 			b.Fatalf("starting shim %s: %v", id, err)
 		}
-		b.Cleanup(func() { s.Close() })
+		b.Cleanup(func() { _ = s.Close() })
 	}
 	return dir
 }
@@ -110,7 +110,7 @@ func BenchmarkMetricsScrape(b *testing.B) {
 					b.Fatal(err)
 				}
 				body, err := io.ReadAll(resp.Body)
-				resp.Body.Close()
+				_ = resp.Body.Close()
 				if err != nil || resp.StatusCode != http.StatusOK {
 					b.Fatalf("GET /metrics: status %d, error %v", resp.StatusCode, err)
 				}
@@ -158,11 +158,11 @@ func BenchmarkKataMonitorRSS(b *testing.B) {
 	}
 	defer func() {
 		cancel()
-		cmd.Wait()
+		_ = cmd.Wait()
 	}()
 
 	url := "http://" + listenAddressFromLog(b, stderr)
-	go io.Copy(io.Discard, stderr)
+	go func() { _, _ = io.Copy(io.Discard, stderr) }()
 
 	deadline := time.Now().Add(time.Minute)
 	for {

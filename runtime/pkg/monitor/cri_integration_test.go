@@ -45,8 +45,8 @@ func TestCRIContainerd(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		cancel()
-		cmd.Wait()
-		log.Close()
+		_ = cmd.Wait()
+		_ = log.Close()
 	})
 
 	cache, err := newPodCache(socket, quietLogger())

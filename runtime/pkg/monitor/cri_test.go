@@ -36,7 +36,7 @@ func startCRI(t *testing.T, service runtimeapi.RuntimeServiceServer) string {
 	}
 	server := grpc.NewServer()
 	runtimeapi.RegisterRuntimeServiceServer(server, service)
-	go server.Serve(l)
+	go func() { _ = server.Serve(l) }()
 	t.Cleanup(server.Stop)
 	return path
 }
@@ -97,8 +97,8 @@ func TestCRIUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	server := &http.Server{Handler: http.NotFoundHandler()}
-	go server.Serve(l)
-	t.Cleanup(func() { server.Close() })
+	go func() { _ = server.Serve(l) }()
+	t.Cleanup(func() { _ = server.Close() })
 
 	tests := []struct {
 		name     string

@@ -59,7 +59,7 @@ func shortTempDir(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
 	return dir
 }
 
@@ -74,7 +74,7 @@ func startShim(t testing.TB, dir, id string, pprof bool, agentRSS int) *shimmoni
 	if err != nil {
 		t.Fatalf("starting the shim monitor of %s: %v", id, err)
 	}
-	t.Cleanup(func() { s.Close() })
+	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
 
@@ -91,8 +91,8 @@ func startRawShim(t testing.TB, dir, id string, handler http.Handler) *http.Serv
 		t.Fatal(err)
 	}
 	server := &http.Server{Handler: handler}
-	go server.Serve(l)
-	t.Cleanup(func() { server.Close() })
+	go func() { _ = server.Serve(l) }()
+	t.Cleanup(func() { _ = server.Close() })
 	return server
 }
 
@@ -169,7 +169,7 @@ func httpGet(t testing.TB, url, accept string) (int, string) {
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatalf("reading %s: %v", url, err)

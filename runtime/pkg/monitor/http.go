@@ -146,7 +146,7 @@ func (m *Monitor) serveSandboxes(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	for _, id := range ids {
-		fmt.Fprintln(w, id)
+		_, _ = fmt.Fprintln(w, id)
 	}
 }
 
@@ -180,7 +180,7 @@ func (m *Monitor) serveAgentURL(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("agent URL of sandbox %s: %v", s.id, err), http.StatusBadGateway)
 		return
 	}
-	defer body.Close()
+	defer func() { _ = body.Close() }()
 	url, err := io.ReadAll(io.LimitReader(body, 4096))
 	if err != nil {
 		m.log.WithError(err).WithFields(s.logFields()).Warn("reading the agent URL from the shim failed")
@@ -188,7 +188,7 @@ func (m *Monitor) serveAgentURL(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	fmt.Fprintln(w, strings.TrimSpace(string(url)))
+	_, _ = fmt.Fprintln(w, strings.TrimSpace(string(url)))
 }
 
 // proxyDebug forwards /debug/vars and /debug/pprof/* to the shim that

@@ -147,7 +147,7 @@ func (m *Monitor) Run(ctx context.Context, l net.Listener) error {
 	shutdownCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
 	defer stop()
 	if shutdownErr := server.Shutdown(shutdownCtx); shutdownErr != nil {
-		server.Close()
+		_ = server.Close()
 	}
 	cancel()
 	m.sandboxes.clear()

@@ -154,10 +154,10 @@ func TestMetricsShimGoneMidScrape(t *testing.T) {
 	server = startRawShim(t, dir, "dying", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Half a response, then the shim is gone: its socket removed and
 		// the connection cut.
-		w.Write([]byte("# HELP kata_shim_threads threads\n# TYPE kata_shim_threads gauge\nkata_shim_thr"))
+		_, _ = w.Write([]byte("# HELP kata_shim_threads threads\n# TYPE kata_shim_threads gauge\nkata_shim_thr"))
 		w.(http.Flusher).Flush()
-		os.Remove(shimmonitor.SocketPath(dir, "dying"))
-		go server.Close()
+		_ = os.Remove(shimmonitor.SocketPath(dir, "dying"))
+		go func() { _ = server.Close() }()
 		panic(http.ErrAbortHandler)
 	}))
 
@@ -193,7 +193,7 @@ func TestMetricsDeadShimSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.SetUnlinkOnClose(false)
-	l.Close()
+	_ = l.Close()
 
 	tm := startMonitor(t, Config{SandboxesDir: dir})
 	tm.waitForSandboxes(t, "dead", "good")
@@ -375,7 +375,7 @@ func TestDebugProxy(t *testing.T) {
 func TestShimLabelReplaced(t *testing.T) {
 	dir := shortTempDir(t)
 	startRawShim(t, dir, "sba", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Write([]byte("# TYPE kata_agent_x gauge\nkata_agent_x{sandbox_id=\"spoofed\",item=\"a\"} 1\n"))
+		_, _ = w.Write([]byte("# TYPE kata_agent_x gauge\nkata_agent_x{sandbox_id=\"spoofed\",item=\"a\"} 1\n"))
 	}))
 	tm := startMonitor(t, Config{SandboxesDir: dir})
 	tm.waitForSandboxes(t, "sba")

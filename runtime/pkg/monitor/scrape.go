@@ -120,7 +120,7 @@ func (m *Monitor) scrapeShim(ctx context.Context, s *shim) shimResult {
 	if err != nil {
 		return shimResult{err: err}
 	}
-	defer body.Close()
+	defer func() { _ = body.Close() }()
 
 	families, err := shimmonitor.ParseText(io.LimitReader(body, maxShimResponse))
 	if err != nil {
@@ -143,7 +143,7 @@ func (m *Monitor) shimGet(ctx context.Context, s *shim, path string) (io.ReadClo
 	}
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		return nil, fmt.Errorf("shim %s %s: %w: %s: %s", s.socket, path, errShimStatus, resp.Status, strings.TrimSpace(string(msg)))
 	}
 	return resp.Body, nil

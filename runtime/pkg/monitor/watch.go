@@ -26,7 +26,7 @@ func (m *Monitor) watch(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("starting the inotify watcher for %s: %w", m.cfg.SandboxesDir, err)
 	}
-	defer watcher.Close()
+	defer func() { _ = watcher.Close() }()
 
 	for {
 		if err := m.waitForDir(ctx, watcher, log); err != nil {

@@ -116,7 +116,7 @@ func Start(cfg Config, sb Sandbox) (_ *Server, err error) {
 	}
 	info, err := os.Stat(path)
 	if err != nil {
-		listener.Close()
+		_ = listener.Close()
 		return nil, fmt.Errorf("shim monitor: checking the socket %s: %w", path, err)
 	}
 
@@ -166,7 +166,7 @@ func (s *Server) close() error {
 	var errs []error
 	if err := s.http.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("stopping the shim monitor: %w", err))
-		s.http.Close()
+		_ = s.http.Close()
 	}
 	if err := <-s.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		errs = append(errs, fmt.Errorf("shim monitor serving %s: %w", s.path, err))
@@ -202,7 +202,7 @@ func (s *Server) routes(sb Sandbox, enablePprof bool) http.Handler {
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprint(w, url)
+		_, _ = fmt.Fprint(w, url)
 	})
 
 	if enablePprof {

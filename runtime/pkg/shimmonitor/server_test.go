@@ -61,7 +61,7 @@ func shortTempDir(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
 	return dir
 }
 
@@ -83,7 +83,7 @@ func startServer(t *testing.T, cfg Config, sb *fakeSandbox) *Server {
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}
-	t.Cleanup(func() { s.Close() })
+	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
 
@@ -102,7 +102,7 @@ func get(t *testing.T, socket, path string) (int, string) {
 	if err != nil {
 		t.Fatalf("GET %s: %v", path, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatalf("reading %s: %v", path, err)
@@ -198,7 +198,7 @@ func TestStartReplacesStaleSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	stale.SetUnlinkOnClose(false)
-	stale.Close()
+	_ = stale.Close()
 
 	s := startServer(t, Config{SandboxesDir: dir}, &fakeSandbox{id: "sb1", agentURL: "vsock://3:1024"})
 	if status, body := get(t, s.SocketPath(), AgentURLPath); status != http.StatusOK || body != "vsock://3:1024" {
@@ -283,8 +283,8 @@ func TestMetricsHypervisorProcess(t *testing.T) {
 		t.Skipf("this test needs the sleep command: %v", err)
 	}
 	t.Cleanup(func() {
-		sleep.Process.Kill()
-		sleep.Wait()
+		_ = sleep.Process.Kill()
+		_ = sleep.Wait()
 	})
 	pid := sleep.Process.Pid
 
@@ -331,8 +331,8 @@ func TestMetricsHypervisorGone(t *testing.T) {
 		t.Skipf("this test needs the sleep command: %v", err)
 	}
 	pid := sleep.Process.Pid
-	sleep.Process.Kill()
-	sleep.Wait()
+	_ = sleep.Process.Kill()
+	_ = sleep.Wait()
 
 	s := startServer(t, Config{}, &fakeSandbox{id: "sb", pids: []int{pid}})
 	families := getMetrics(t, s.SocketPath())

@@ -56,8 +56,8 @@ func listenUnix(path string) (_ *net.UnixListener, err error) {
 	l.SetUnlinkOnClose(false)
 	defer func() {
 		if err != nil {
-			l.Close()
-			os.Remove(tmp)
+			_ = l.Close()
+			_ = os.Remove(tmp)
 		}
 	}()
 
