@@ -88,7 +88,7 @@ func (m *Monitor) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	}
 
 	gather := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
-		sandboxFamilies := m.scrapeShims(r.Context(), shims)
+		sandboxFamilies := m.scrapeShims(r.Context(), shims, m.scrapeTimeout(r))
 		m.metrics.scrapeDurations.Observe(float64(time.Since(start).Microseconds()) / 1000)
 
 		var out []*dto.MetricFamily

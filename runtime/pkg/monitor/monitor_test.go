@@ -416,3 +416,69 @@ func TestUnixSocketPath(t *testing.T) {
 		}
 	}
 }
+
+func TestMetricsPrometheusTimeoutHeader(t *testing.T) {
+	dir := shortTempDir(t)
+	startShim(t, dir, "good", false, 1000)
+	release := make(chan struct{})
+	startRawShim(t, dir, "hung", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() { close(release) })
+
+	// The monitor's own limit is far beyond the test's client timeout, so
+	// only the header can end the hung scrape.
+	tm := startMonitor(t, Config{SandboxesDir: dir, ScrapeTimeout: time.Hour})
+	tm.waitForSandboxes(t, "good", "hung")
+
+	req, err := http.NewRequest(http.MethodGet, tm.url+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set(scrapeTimeoutHeader, "0.5")
+	resp, err := (&http.Client{Timeout: 60 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatalf("GET /metrics with %s: %v", scrapeTimeoutHeader, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	families, err := shimmonitor.ParseText(resp.Body)
+	if err != nil {
+		t.Fatalf("GET /metrics: invalid Prometheus text: %v", err)
+	}
+	if _, ok := sample(t, families, "kata_agent_total_rss", map[string]string{"sandbox_id": "good"}); !ok {
+		t.Errorf("the healthy shim's kata_agent_total_rss: missing")
+	}
+	if v, _ := sample(t, families, "kata_monitor_scrape_failed_count", nil); v != 1 {
+		t.Errorf("kata_monitor_scrape_failed_count: got %v, want 1", v)
+	}
+}
+
+func TestScrapeTimeout(t *testing.T) {
+	m := &Monitor{cfg: Config{ScrapeTimeout: 5 * time.Second}}
+	tests := []struct {
+		header string
+		want   time.Duration
+	}{
+		{"", 5 * time.Second},
+		{"10", 5 * time.Second},
+		{"2", 1800 * time.Millisecond},
+		{"0", 5 * time.Second},
+		{"-1", 5 * time.Second},
+		{"soon", 5 * time.Second},
+	}
+	for _, tt := range tests {
+		r, err := http.NewRequest(http.MethodGet, "/metrics", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tt.header != "" {
+			r.Header.Set(scrapeTimeoutHeader, tt.header)
+		}
+		if got := m.scrapeTimeout(r); got != tt.want {
+			t.Errorf("scrapeTimeout with %s %q: got %v, want %v", scrapeTimeoutHeader, tt.header, got, tt.want)
+		}
+	}
+}

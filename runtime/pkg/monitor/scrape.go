@@ -7,8 +7,10 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/kata-riscv64/kata-riscv64/runtime/pkg/shimmonitor"
 	dto "github.com/prometheus/client_model/go"
@@ -36,11 +38,11 @@ type shimResult struct {
 
 // scrapeShims scrapes shims concurrently, at most MaxConcurrentScrapes at
 // once, and returns their families merged and labelled. All scrapes share
-// one deadline of ScrapeTimeout, so the call returns within about that time
+// one deadline of timeout, so the call returns within about that time
 // however many shims hang. A shim that fails leaves its metrics out and
 // counts in kata_monitor_scrape_failed_count.
-func (m *Monitor) scrapeShims(ctx context.Context, shims []*shim) *shimmonitor.Families {
-	ctx, cancel := context.WithTimeout(ctx, m.cfg.ScrapeTimeout)
+func (m *Monitor) scrapeShims(ctx context.Context, shims []*shim, timeout time.Duration) *shimmonitor.Families {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
 	results := make([]shimResult, len(shims))
@@ -178,4 +180,24 @@ func setLabels(metric *dto.Metric, labels []*dto.LabelPair) {
 // logFields returns the fields that identify shim s in logs.
 func (s *shim) logFields() logrus.Fields {
 	return logrus.Fields{"sandbox": s.id, "socket": s.socket}
+}
+
+// scrapeTimeoutHeader carries the scrape timeout of the Prometheus server
+// making the request, in seconds.
+const scrapeTimeoutHeader = "X-Prometheus-Scrape-Timeout-Seconds"
+
+// scrapeTimeout returns the deadline for the shim scrapes of request r:
+// Config.ScrapeTimeout, shortened to 90% of the timeout that Prometheus
+// sends in X-Prometheus-Scrape-Timeout-Seconds, so the response reaches
+// Prometheus before it gives up.
+func (m *Monitor) scrapeTimeout(r *http.Request) time.Duration {
+	timeout := m.cfg.ScrapeTimeout
+	seconds, err := strconv.ParseFloat(r.Header.Get(scrapeTimeoutHeader), 64)
+	if err != nil || seconds <= 0 {
+		return timeout
+	}
+	if announced := time.Duration(seconds * 0.9 * float64(time.Second)); announced < timeout {
+		return announced
+	}
+	return timeout
 }
