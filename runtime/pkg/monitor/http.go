@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httputil"
+	"net/url"
 	"strings"
 	"time"
 
@@ -153,7 +154,10 @@ func (m *Monitor) serveSandboxes(w http.ResponseWriter, r *http.Request) {
 // requestedShim returns the shim that ?sandbox= names, or writes the error
 // response and returns false.
 func (m *Monitor) requestedShim(w http.ResponseWriter, r *http.Request) (*shim, bool) {
-	id := r.URL.Query().Get(querySandbox)
+	return m.shimFor(w, r, r.URL.Query().Get(querySandbox))
+}
+
+func (m *Monitor) shimFor(w http.ResponseWriter, r *http.Request, id string) (*shim, bool) {
 	if id == "" {
 		http.Error(w, "missing the sandbox query parameter: add ?sandbox=ID, with an id from /sandboxes", http.StatusBadRequest)
 		return nil, false
@@ -181,14 +185,14 @@ func (m *Monitor) serveAgentURL(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer func() { _ = body.Close() }()
-	url, err := io.ReadAll(io.LimitReader(body, 4096))
+	agentURL, err := io.ReadAll(io.LimitReader(body, 4096))
 	if err != nil {
 		m.log.WithError(err).WithFields(s.logFields()).Warn("reading the agent URL from the shim failed")
 		http.Error(w, fmt.Sprintf("agent URL of sandbox %s: %v", s.id, err), http.StatusBadGateway)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	_, _ = fmt.Fprintln(w, strings.TrimSpace(string(url)))
+	_, _ = fmt.Fprintln(w, strings.TrimSpace(string(agentURL)))
 }
 
 // proxyDebug forwards /debug/vars and /debug/pprof/* to the shim that
@@ -196,10 +200,15 @@ func (m *Monitor) serveAgentURL(w http.ResponseWriter, r *http.Request) {
 // own, because /debug/pprof/profile and /trace run for their seconds
 // parameter.
 //
-// NOTE: the links of the shim's /debug/pprof/ index page are relative and
-// lose ?sandbox=, so they must be opened with the parameter added by hand.
+// The links of the shim's /debug/pprof/ index page are relative and lose
+// ?sandbox=, so a debug request without it takes the sandbox from the
+// Referer, the page the link was on.
 func (m *Monitor) proxyDebug(w http.ResponseWriter, r *http.Request) {
-	s, ok := m.requestedShim(w, r)
+	id := r.URL.Query().Get(querySandbox)
+	if id == "" {
+		id = refererSandbox(r)
+	}
+	s, ok := m.shimFor(w, r, id)
 	if !ok {
 		return
 	}
@@ -220,4 +229,14 @@ func (m *Monitor) proxyDebug(w http.ResponseWriter, r *http.Request) {
 		},
 	}
 	proxy.ServeHTTP(w, r)
+}
+
+// refererSandbox returns the sandbox parameter of r's Referer when the
+// Referer is one of kata-monitor's debug pages.
+func refererSandbox(r *http.Request) string {
+	ref, err := url.Parse(r.Referer())
+	if err != nil || ref.Host != r.Host || !strings.HasPrefix(ref.Path, "/debug/") {
+		return ""
+	}
+	return ref.Query().Get(querySandbox)
 }

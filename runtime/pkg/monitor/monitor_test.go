@@ -482,3 +482,41 @@ func TestScrapeTimeout(t *testing.T) {
 		}
 	}
 }
+
+func TestDebugProxyReferer(t *testing.T) {
+	dir := shortTempDir(t)
+	startShim(t, dir, "pprof", true, 1)
+	tm := startMonitor(t, Config{SandboxesDir: dir})
+	tm.waitForSandboxes(t, "pprof")
+
+	tests := []struct {
+		name       string
+		referer    string
+		wantStatus int
+	}{
+		{"index page", tm.url + "/debug/pprof/?sandbox=pprof", http.StatusOK},
+		{"other sandbox page", tm.url + "/debug/pprof/?sandbox=nosuch", http.StatusNotFound},
+		{"not a debug page", tm.url + "/sandboxes?sandbox=pprof", http.StatusBadRequest},
+		{"other host", "http://example.com/debug/pprof/?sandbox=pprof", http.StatusBadRequest},
+		{"none", "", http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodGet, tm.url+"/debug/pprof/goroutine?debug=1", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.referer != "" {
+				req.Header.Set("Referer", tt.referer)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = resp.Body.Close()
+			if resp.StatusCode != tt.wantStatus {
+				t.Errorf("status: got %d, want %d", resp.StatusCode, tt.wantStatus)
+			}
+		})
+	}
+}
