@@ -97,7 +97,17 @@ func (g *metricsGatherer) gather(ctx context.Context) ([]*dto.MetricFamily, erro
 		// Registry families are consistent with each other by construction.
 		_ = families.Add(mf)
 	}
+	// An agent family may not add samples to one of the shim's families:
+	// without labels of their own they would repeat the shim's series.
+	ownNames := make(map[string]bool, len(own))
+	for _, mf := range own {
+		ownNames[mf.GetName()] = true
+	}
 	for _, mf := range agent {
+		if ownNames[mf.GetName()] {
+			g.countAgentError(fmt.Errorf("%w: family %s is the shim's own", errAgentInvalid, mf.GetName()))
+			continue
+		}
 		if err := families.Add(mf); err != nil {
 			g.countAgentError(fmt.Errorf("%w: %w", errAgentInvalid, err))
 		}

@@ -406,7 +406,8 @@ func TestMetricsAgentFailures(t *testing.T) {
 		{"hang", &fakeSandbox{hang: true}, agentErrTimeout},
 		{"hang ignoring context", &fakeSandbox{hang: true, ignoreContext: true, release: make(chan struct{})}, agentErrTimeout},
 		{"invalid text", &fakeSandbox{agentMetrics: "kata_agent_x{ 1\n"}, agentErrInvalid},
-		{"type conflict", &fakeSandbox{agentMetrics: "# TYPE kata_shim_threads counter\nkata_shim_threads 3\n"}, agentErrInvalid},
+		{"shim family other type", &fakeSandbox{agentMetrics: "# TYPE kata_shim_threads counter\nkata_shim_threads 3\n"}, agentErrInvalid},
+		{"shim family same type", &fakeSandbox{agentMetrics: "# TYPE kata_shim_threads gauge\nkata_shim_threads 3\n"}, agentErrInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -424,7 +425,10 @@ func TestMetricsAgentFailures(t *testing.T) {
 			if _, ok := findSample(families, "kata_shim_threads", nil); !ok {
 				t.Errorf("kata_shim_threads: missing, want the shim's metrics despite the agent")
 			}
-			// A conflicting family is found only after the shim's registry
+			if n := len(families["kata_shim_threads"].GetMetric()); n != 1 {
+				t.Errorf("kata_shim_threads samples: got %d, want only the shim's 1", n)
+			}
+			// A colliding family is found only after the shim's registry
 			// was gathered, so the counter catches up one scrape later.
 			v, ok := findSample(families, "kata_shim_agent_metrics_errors_total", map[string]string{"reason": tt.wantReason})
 			if !ok || v < 1 {
