@@ -30,8 +30,8 @@ type vmOptions struct {
 }
 
 // runInVM boots image, runs command as root inside it and returns its exit
-// status. The run directory under cacheDir/runs is removed after a
-// successful run and kept, with its console log, after a failure.
+// status. The run directory under cacheDir/runs is removed when the command
+// exits with status 0 and kept, with its console log, otherwise.
 func runInVM(ctx context.Context, log *logrus.Entry, image imageDir, cacheDir string, opts vmOptions, command []string, stdout, stderr io.Writer) (res runResult, err error) {
 	runsDir := filepath.Join(cacheDir, "runs")
 	if err := os.MkdirAll(runsDir, 0o755); err != nil {
@@ -45,6 +45,10 @@ func runInVM(ctx context.Context, log *logrus.Entry, image imageDir, cacheDir st
 	defer func() {
 		if err != nil {
 			log.Errorf("run failed; console log kept at %s", filepath.Join(runDir, runConsoleLog))
+			return
+		}
+		if res.exitCode != 0 {
+			log.Infof("the command failed; console log kept at %s", filepath.Join(runDir, runConsoleLog))
 			return
 		}
 		if opts.KeepRun {

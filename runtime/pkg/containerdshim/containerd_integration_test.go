@@ -450,3 +450,44 @@ func TestContainerdRejectsBadInput(t *testing.T) {
 		})
 	}
 }
+
+func TestContainerdPodSharesSandbox(t *testing.T) {
+	s := startStack(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+
+	// The annotations containerd's CRI plugin sets on a pod's containers.
+	podArgs := func(kind string) []string {
+		return []string{"--annotation", "io.kubernetes.cri.container-type=" + kind, "--annotation", "io.kubernetes.cri.sandbox-id=kata-pod"}
+	}
+
+	args := append([]string{"run", "-d", "--runtime", "io.containerd.kata.v2", "--runtime-config-path", s.config}, podArgs("sandbox")...)
+	out, code := s.ctr(ctx, "", append(args, "--rootfs", s.rootfs, "kata-pod", "/guestprog", "sleep", "600")...)
+	if code != 0 {
+		t.Fatalf("starting the pod sandbox: exit %d:\n%s", code, out)
+	}
+	t.Cleanup(func() {
+		s.ctr(context.Background(), "", "task", "kill", "-s", "SIGKILL", "kata-pod")
+		s.ctr(context.Background(), "", "task", "delete", "--force", "kata-pod")
+		s.ctr(context.Background(), "", "container", "delete", "kata-pod")
+	})
+
+	args = append([]string{"run", "--rm", "--runtime", "io.containerd.kata.v2", "--runtime-config-path", s.config}, podArgs("container")...)
+	out, code = s.ctr(ctx, "", append(args, "--rootfs", s.rootfs, "kata-pod-app", "/guestprog", "echo", "in the pod")...)
+	if code != 0 || !strings.Contains(out, "in the pod") {
+		t.Fatalf("pod container: exit %d:\n%s", code, out)
+	}
+	if left := leftovers("kata-pod-app"); len(left) > 0 {
+		t.Errorf("the pod container got a sandbox of its own: %v", left)
+	}
+	if len(leftovers("kata-pod")) == 0 {
+		t.Error("the pod sandbox stopped when its second container was removed")
+	}
+
+	s.ctr(ctx, "", "task", "kill", "-s", "SIGKILL", "kata-pod")
+	s.waitStopped(ctx, "kata-pod")
+	s.ctr(ctx, "", "task", "delete", "kata-pod")
+	if left := leftovers("kata-pod"); len(left) > 0 {
+		t.Errorf("left behind after the pod sandbox was deleted: %v", left)
+	}
+}
