@@ -15,7 +15,7 @@ import (
 
 func TestLookup(t *testing.T) {
 	tests := []struct {
-		name, distro, suite string
+		name, distro, suite   string
 		wantSuite, wantMirror string
 		wantErr               bool
 	}{

@@ -52,16 +52,24 @@ type Options struct {
 	PowerOff bool
 }
 
+// defaultPath is the PATH of the agent when it runs as PID 1.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 // Run runs the agent until ctx ends, SIGTERM or SIGINT arrives, or the
 // sandbox is destroyed.
 func Run(ctx context.Context, opts Options) error {
 	initDaemon := os.Getpid() == 1
 	log := logrus.WithField("source", "kata-agent")
 
-	// As PID 1 nothing is mounted yet, not even /proc for the command line.
+	// As PID 1 nothing is mounted yet, not even /proc for the command line,
+	// and the kernel starts init without PATH, which the OCI runtime lookup
+	// and the container processes need.
 	if initDaemon {
 		if err := initd.MountAll("/", initd.BootMounts); err != nil {
 			return err
+		}
+		if os.Getenv("PATH") == "" {
+			os.Setenv("PATH", defaultPath)
 		}
 	}
 
@@ -120,6 +128,7 @@ func Run(ctx context.Context, opts Options) error {
 			BundleRoot: filepath.Join(opts.StateDir, "bundles"),
 			Reaper:     rp,
 			Log:        log,
+			NoPivot:    container.RootIsInitramfs(),
 		},
 		ResolvConf:  opts.ResolvConf,
 		SetHostname: opts.SetHostname,
@@ -143,7 +152,7 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 
-	addr := channel.Select(cfg.ServerAddr, config.DefaultSerialPort, config.DefaultVsockAddr)
+	addr := channel.Select(cfg.ServerAddr, config.DefaultSerialPort, config.DefaultVsockAddr, "/sys")
 	l, err := channel.Listen(addr, log.WithField("subsystem", "channel"))
 	if err != nil {
 		return err

@@ -15,6 +15,24 @@ import (
 
 func testLog() *logrus.Entry { return logrus.NewEntry(logrus.New()) }
 
+func TestSelectFindsPortThroughSysfs(t *testing.T) {
+	sys := t.TempDir()
+	for name, port := range map[string]string{"vport1p1": "org.qemu.guest_agent.0", "vport1p2": "agent.channel.0"} {
+		dir := filepath.Join(sys, "class", "virtio-ports", name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "name"), []byte(port+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	got := Select("", filepath.Join(t.TempDir(), "agent.channel.0"), "vsock://-1:1024", sys)
+	if want := "serial:///dev/vport1p2"; got != want {
+		t.Errorf("Select = %q, want %q", got, want)
+	}
+}
+
 func TestSelect(t *testing.T) {
 	dir := t.TempDir()
 	port := filepath.Join(dir, "agent.channel.0")
@@ -36,7 +54,7 @@ func TestSelect(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if got := Select(tt.addr, port, "vsock://-1:1024"); got != tt.want {
+			if got := Select(tt.addr, port, "vsock://-1:1024", filepath.Join(dir, "no-sysfs")); got != tt.want {
 				t.Errorf("Select = %q, want %q", got, tt.want)
 			}
 		})

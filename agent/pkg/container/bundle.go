@@ -16,7 +16,7 @@ import (
 // prepareBundle creates the bundle directory of a container: its rootfs
 // bind-mounted from spec.Root.Path (a directory on the shared storage) and
 // config.json for the runtime. It adjusts spec to the guest on the way.
-func prepareBundle(bundle string, spec *specs.Spec) (retErr error) {
+func prepareBundle(bundle string, spec *specs.Spec) error {
 	if spec.Root == nil || spec.Root.Path == "" {
 		return fmt.Errorf("OCI spec has no root path: %w", errdefs.ErrInvalidArgument)
 	}
@@ -34,8 +34,10 @@ func prepareBundle(bundle string, spec *specs.Spec) (retErr error) {
 	if err := os.MkdirAll(rootfs, 0o755); err != nil {
 		return fmt.Errorf("creating bundle %s: %w", bundle, err)
 	}
+	// done stays false on errors and panics alike, so both clean up.
+	done := false
 	defer func() {
-		if retErr != nil {
+		if !done {
 			removeBundle(bundle)
 		}
 	}()
@@ -53,6 +55,7 @@ func prepareBundle(bundle string, spec *specs.Spec) (retErr error) {
 	if err := os.WriteFile(filepath.Join(bundle, "config.json"), data, 0o600); err != nil {
 		return fmt.Errorf("writing config.json of bundle %s: %w", bundle, err)
 	}
+	done = true
 	return nil
 }
 

@@ -39,7 +39,7 @@ type Container struct {
 // Create creates container id from spec with the OCI runtime, with its init
 // process stopped before the user program until Start. The streams of the
 // init process are pipes, or a terminal when spec.Process.Terminal is set.
-func Create(ctx context.Context, rt *Runtime, id string, spec *specs.Spec) (_ *Container, retErr error) {
+func Create(ctx context.Context, rt *Runtime, id string, spec *specs.Spec) (*Container, error) {
 	if spec == nil || spec.Process == nil {
 		return nil, fmt.Errorf("container %s: OCI spec has no process: %w", id, errdefs.ErrInvalidArgument)
 	}
@@ -51,8 +51,9 @@ func Create(ctx context.Context, rt *Runtime, id string, spec *specs.Spec) (_ *C
 	if err := prepareBundle(bundle, spec); err != nil {
 		return nil, fmt.Errorf("container %s: %w", id, err)
 	}
+	created := false
 	defer func() {
-		if retErr != nil {
+		if !created {
 			if err := removeBundle(bundle); err != nil {
 				rt.Log.WithError(err).WithField("container", id).Error("failed to remove the bundle of a container that failed to start")
 			}
@@ -79,7 +80,11 @@ func Create(ctx context.Context, rt *Runtime, id string, spec *specs.Spec) (_ *C
 		return nil, err
 	}
 	pidFile := filepath.Join(bundle, "init.pid")
-	opts := &runc.CreateOpts{PidFile: pidFile, IO: streams.io, ConsoleSocket: streams.consoleSocket}
+	opts := &runc.CreateOpts{PidFile: pidFile, IO: streams.io, NoPivot: rt.NoPivot}
+	if streams.consoleSocket != nil {
+		// A typed nil in the interface would make go-runc pass a console socket.
+		opts.ConsoleSocket = streams.consoleSocket
+	}
 
 	watch := rt.Reaper.Watch(func(status int) { c.initExited(status) })
 	if err := c.runc.Create(ctx, id, bundle, opts); err != nil {
@@ -103,6 +108,7 @@ func Create(ctx context.Context, rt *Runtime, id string, spec *specs.Spec) (_ *C
 	watch.SetPid(pid)
 
 	c.log.WithField("pid", pid).Info("container created")
+	created = true
 	return c, nil
 }
 

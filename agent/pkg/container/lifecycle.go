@@ -32,7 +32,7 @@ func (c *Container) Start(ctx context.Context) error {
 }
 
 // Exec starts process spec in the running container under execID.
-func (c *Container) Exec(ctx context.Context, execID string, spec *specs.Process) (retErr error) {
+func (c *Container) Exec(ctx context.Context, execID string, spec *specs.Process) error {
 	if spec == nil || len(spec.Args) == 0 {
 		return fmt.Errorf("exec %s of container %s: process has no args: %w", execID, c.ID, errdefs.ErrInvalidArgument)
 	}
@@ -52,8 +52,9 @@ func (c *Container) Exec(ctx context.Context, execID string, spec *specs.Process
 	c.execs[execID] = nil
 	c.mu.Unlock()
 
+	started := false
 	defer func() {
-		if retErr != nil {
+		if !started {
 			c.mu.Lock()
 			delete(c.execs, execID)
 			c.mu.Unlock()
@@ -65,7 +66,10 @@ func (c *Container) Exec(ctx context.Context, execID string, spec *specs.Process
 		return err
 	}
 	pidFile := filepath.Join(c.Bundle, "exec-"+execID+".pid")
-	opts := &runc.ExecOpts{PidFile: pidFile, IO: streams.io, ConsoleSocket: streams.consoleSocket, Detach: true}
+	opts := &runc.ExecOpts{PidFile: pidFile, IO: streams.io, Detach: true}
+	if streams.consoleSocket != nil {
+		opts.ConsoleSocket = streams.consoleSocket
+	}
 
 	var p *process.Process
 	watch := c.rt.Reaper.Watch(func(status int) {
@@ -94,6 +98,7 @@ func (c *Container) Exec(ctx context.Context, execID string, spec *specs.Process
 	c.execs[execID] = proc
 	c.mu.Unlock()
 	watch.SetPid(pid)
+	started = true
 
 	c.log.WithFields(map[string]any{"exec": execID, "pid": pid}).Info("process exec'd")
 	return nil

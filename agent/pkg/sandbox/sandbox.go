@@ -80,7 +80,7 @@ func New(cfg Config, log *logrus.Entry) *Sandbox {
 }
 
 // Create applies CreateSandbox: kernel modules, hostname, DNS and storages.
-func (s *Sandbox) Create(ctx context.Context, req *grpc.CreateSandboxRequest) (retErr error) {
+func (s *Sandbox) Create(ctx context.Context, req *grpc.CreateSandboxRequest) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
@@ -159,10 +159,11 @@ func writeResolvConf(path string, lines []string) error {
 // mountStorages mounts storages, sharing mount points already mounted by
 // counting their users. On failure it unmounts what it mounted. The caller
 // holds s.mu.
-func (s *Sandbox) mountStorages(ctx context.Context, storages []*grpc.Storage) (_ []string, retErr error) {
+func (s *Sandbox) mountStorages(ctx context.Context, storages []*grpc.Storage) ([]string, error) {
 	var mounted []string
+	done := false
 	defer func() {
-		if retErr != nil {
+		if !done {
 			s.releaseMounts(mounted)
 		}
 	}()
@@ -183,6 +184,7 @@ func (s *Sandbox) mountStorages(ctx context.Context, storages []*grpc.Storage) (
 		mounted = append(mounted, st.MountPoint)
 		s.log.WithFields(logrus.Fields{"driver": st.Driver, "source": st.Source, "mount-point": st.MountPoint}).Info("storage mounted")
 	}
+	done = true
 	return mounted, nil
 }
 
@@ -254,7 +256,7 @@ func (s *Sandbox) Containers() int {
 }
 
 // CreateContainer mounts the container's storages and creates it.
-func (s *Sandbox) CreateContainer(ctx context.Context, req *grpc.CreateContainerRequest) (retErr error) {
+func (s *Sandbox) CreateContainer(ctx context.Context, req *grpc.CreateContainerRequest) error {
 	id := req.ContainerId
 	if err := ValidateID("container", id); err != nil {
 		return err
@@ -272,10 +274,11 @@ func (s *Sandbox) CreateContainer(ctx context.Context, req *grpc.CreateContainer
 	mounted, err := s.mountStorages(ctx, req.Storages)
 	s.mu.Unlock()
 
+	created := false
 	defer func() {
 		s.mu.Lock()
 		delete(s.pending, id)
-		if retErr != nil {
+		if !created {
 			s.releaseMounts(mounted)
 		}
 		s.mu.Unlock()
@@ -294,6 +297,7 @@ func (s *Sandbox) CreateContainer(ctx context.Context, req *grpc.CreateContainer
 	s.containers[id] = c
 	s.containerMounts[id] = mounted
 	s.mu.Unlock()
+	created = true
 	return nil
 }
 

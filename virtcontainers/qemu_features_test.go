@@ -1,0 +1,202 @@
+package virtcontainers
+
+import (
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestResolveAIA(t *testing.T) {
+	qemu60 := QEMUFeatures{Version: QEMUVersion{6, 0, 0}, Accelerators: []Accelerator{AccelKVM, AccelTCG}}
+	tests := []struct {
+		name      string
+		requested AIAMode
+		accel     Accelerator
+		features  QEMUFeatures
+		kvm       fakeKVM
+		want      AIAMode
+		wantErr   error
+	}{
+		{"none always", AIANone, AccelTCG, qemu60, fakeKVM{}, AIANone, nil},
+		{"aplic on 7.2", AIAAPLIC, AccelTCG, qemu72, fakeKVM{}, AIAAPLIC, nil},
+		{"aplic on 6.0", AIAAPLIC, AccelTCG, qemu60, fakeKVM{}, "", ErrQEMUTooOld},
+		{"imsic TCG explicit on 7.2", AIAAPLICIMSIC, AccelTCG, qemu72, fakeKVM{}, AIAAPLICIMSIC, nil},
+		{"imsic KVM host has AIA", AIAAPLICIMSIC, AccelKVM, kvmQEMU, fakeKVM{hasAIA: true}, AIAAPLICIMSIC, nil},
+		{"imsic KVM host lacks AIA", AIAAPLICIMSIC, AccelKVM, kvmQEMU, fakeKVM{hasAIA: false}, "", ErrNotSupported},
+		{"imsic KVM host unknown", AIAAPLICIMSIC, AccelKVM, kvmQEMU, fakeKVM{aiaErr: ErrAIAUnknown}, AIAAPLICIMSIC, nil},
+		{"auto TCG 7.2 takes PLIC", AIAAuto, AccelTCG, qemu72, fakeKVM{}, AIANone, nil},
+		{"auto TCG 10.0 takes imsic", AIAAuto, AccelTCG, kvmQEMU, fakeKVM{}, AIAAPLICIMSIC, nil},
+		{"auto KVM host AIA", AIAAuto, AccelKVM, kvmQEMU, fakeKVM{hasAIA: true}, AIAAPLICIMSIC, nil},
+		{"auto KVM host lacks AIA", AIAAuto, AccelKVM, kvmQEMU, fakeKVM{hasAIA: false}, AIANone, nil},
+		{"auto KVM host unknown", AIAAuto, AccelKVM, kvmQEMU, fakeKVM{aiaErr: ErrAIAUnknown}, AIANone, nil},
+		{"auto QEMU without AIA", AIAAuto, AccelKVM, qemu60, fakeKVM{hasAIA: true}, AIANone, nil},
+		{"unknown mode", "msi", AccelTCG, qemu72, fakeKVM{}, "", ErrInvalidConfig},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := resolveAIA(tc.requested, tc.accel, "/usr/bin/qemu-system-riscv64", tc.features, tc.kvm)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("resolveAIA error = %v, want %v", err, tc.wantErr)
+			}
+			if got != tc.want {
+				t.Errorf("resolveAIA = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// machineHelp72 is the start of "qemu-system-riscv64 -machine virt,help" of
+// QEMU 7.2.22 on Debian 12.
+const machineHelp72 = `virt-machine options:
+  aclint=<bool>          - Set on/off to enable/disable emulating ACLINT devices
+  aia-guests=<string>    - Set number of guest MMIO pages for AIA IMSIC. Valid value should be between 0 and 7.
+  aia=<string>           - Set type of AIA interrupt conttoller. Valid values are none, aplic, and aplic-imsic.
+  append=<string>        - Linux kernel command line
+`
+
+func TestParseProbeOutput(t *testing.T) {
+	modes := parseAIAModes(machineHelp72)
+	if want := []AIAMode{AIANone, AIAAPLIC, AIAAPLICIMSIC}; !slices.Equal(modes, want) {
+		t.Errorf("parseAIAModes = %v, want %v", modes, want)
+	}
+	if modes := parseAIAModes("virt-machine options:\n  aclint=<bool> - x\n"); modes != nil {
+		t.Errorf("parseAIAModes without an aia line = %v, want none", modes)
+	}
+
+	accels := parseAccelerators("Accelerators supported in QEMU binary:\ntcg\nkvm\n")
+	if want := []Accelerator{AccelTCG, AccelKVM}; !slices.Equal(accels, want) {
+		t.Errorf("parseAccelerators = %v, want %v", accels, want)
+	}
+
+	v, err := parseQEMUVersion("QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)\nCopyright ...")
+	if err != nil || v != (QEMUVersion{7, 2, 22}) {
+		t.Errorf("parseQEMUVersion = %v, %v, want 7.2.22", v, err)
+	}
+	v, err = parseQEMUVersion("QEMU emulator version 10.0\n")
+	if err != nil || v != (QEMUVersion{10, 0, 0}) {
+		t.Errorf("parseQEMUVersion = %v, %v, want 10.0.0", v, err)
+	}
+	if _, err := parseQEMUVersion("something else"); err == nil {
+		t.Errorf("parseQEMUVersion of garbage returned no error")
+	}
+}
+
+func TestExecQEMUProberWithScript(t *testing.T) {
+	qemu := writeScript(t, `case "$*" in
+"-version") echo "QEMU emulator version 9.1.3" ;;
+"-machine virt,help") echo "  aia=<string> - Set type of AIA interrupt controller. Valid values are none, aplic, and aplic-imsic." ;;
+"-accel help") printf 'Accelerators supported in QEMU binary:\nkvm\ntcg\n' ;;
+"-sandbox on -version") echo "qemu-system-riscv64: -sandbox on: There is no option group 'sandbox'" >&2; exit 1 ;;
+esac
+`)
+	p := NewExecQEMUProber()
+	f, err := p.ProbeQEMU(qemu)
+	if err != nil {
+		t.Fatalf("ProbeQEMU: %v", err)
+	}
+	if f.Version != (QEMUVersion{9, 1, 3}) {
+		t.Errorf("Version = %v, want 9.1.3", f.Version)
+	}
+	if !slices.Equal(f.AIAModes, []AIAMode{AIANone, AIAAPLIC, AIAAPLICIMSIC}) {
+		t.Errorf("AIAModes = %v", f.AIAModes)
+	}
+	if !slices.Equal(f.Accelerators, []Accelerator{AccelKVM, AccelTCG}) {
+		t.Errorf("Accelerators = %v", f.Accelerators)
+	}
+	if f.Seccomp {
+		t.Errorf("Seccomp = true for a QEMU without the sandbox option group")
+	}
+
+	// The cache answers without running the binary again.
+	if err := os.Chmod(qemu, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.ProbeQEMU(qemu); err != nil {
+		t.Errorf("cached ProbeQEMU: %v", err)
+	}
+}
+
+func TestAllocateGuestCID(t *testing.T) {
+	dev := filepath.Join(t.TempDir(), "vhost-vsock")
+	if err := os.WriteFile(dev, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	taken := map[uint64]bool{}
+	var tried []uint64
+	set := func(fd uintptr, cid uint64) error {
+		tried = append(tried, cid)
+		if taken[cid] {
+			return unix.EADDRINUSE
+		}
+		return nil
+	}
+
+	// Find the random start, then take it and the next CID.
+	rng := func() *rand.Rand { return rand.New(rand.NewPCG(1, 2)) }
+	f, first, err := allocateGuestCID(dev, set, rng())
+	if err != nil {
+		t.Fatalf("allocateGuestCID: %v", err)
+	}
+	f.Close()
+	if first < firstGuestCID || first > lastGuestCID {
+		t.Fatalf("CID %d outside %d..%d", first, firstGuestCID, lastGuestCID)
+	}
+
+	taken[uint64(first)] = true
+	taken[uint64(first)+1] = true
+	tried = nil
+	f, got, err := allocateGuestCID(dev, set, rng())
+	if err != nil {
+		t.Fatalf("allocateGuestCID with taken CIDs: %v", err)
+	}
+	f.Close()
+	if got != first+2 {
+		t.Errorf("allocateGuestCID = %d, want %d (the first free after %d)", got, first+2, first)
+	}
+	if len(tried) != 3 {
+		t.Errorf("tried CIDs %v, want 3 attempts", tried)
+	}
+
+	failing := func(uintptr, uint64) error { return unix.ENOTTY }
+	if _, _, err := allocateGuestCID(dev, failing, rng()); !errors.Is(err, unix.ENOTTY) {
+		t.Errorf("allocateGuestCID with a failing ioctl error = %v, want ENOTTY", err)
+	}
+	if _, _, err := allocateGuestCID("/nonexistent/vhost-vsock", set, rng()); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("allocateGuestCID of a missing device error = %v, want not exist", err)
+	}
+}
+
+func TestChooseAgentChannel(t *testing.T) {
+	present := filepath.Join(t.TempDir(), "vhost-vsock")
+	if err := os.WriteFile(present, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	missing := "/nonexistent/vhost-vsock"
+
+	tests := []struct {
+		configured AgentChannel
+		device     string
+		want       AgentChannel
+		wantErr    bool
+	}{
+		{ChannelAuto, present, ChannelVsock, false},
+		{ChannelAuto, missing, ChannelSerial, false},
+		{"", missing, ChannelSerial, false},
+		{ChannelSerial, present, ChannelSerial, false},
+		{ChannelVsock, present, ChannelVsock, false},
+		{ChannelVsock, missing, "", true},
+		{"hvsock", present, "", true},
+	}
+	for _, tc := range tests {
+		got, err := chooseAgentChannel(tc.configured, tc.device)
+		if (err != nil) != tc.wantErr || got != tc.want {
+			t.Errorf("chooseAgentChannel(%q, %s) = %q, %v; want %q, error %v", tc.configured, tc.device, got, err, tc.want, tc.wantErr)
+		}
+	}
+}

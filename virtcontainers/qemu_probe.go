@@ -1,0 +1,161 @@
+package virtcontainers
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// probeTimeout bounds each QEMU run of the prober. Every probe run exits
+// during option parsing, long before a guest would start.
+const probeTimeout = 10 * time.Second
+
+// ExecQEMUProber reads a QEMU binary's features by running it with options
+// that print and exit. Results are cached per binary path, size and
+// modification time, so a package upgrade is seen.
+type ExecQEMUProber struct {
+	mu    sync.Mutex // guards cache
+	cache map[probeKey]QEMUFeatures
+}
+
+type probeKey struct {
+	path    string
+	size    int64
+	modTime time.Time
+}
+
+// NewExecQEMUProber returns a prober with an empty cache.
+func NewExecQEMUProber() *ExecQEMUProber {
+	return &ExecQEMUProber{cache: map[probeKey]QEMUFeatures{}}
+}
+
+// ProbeQEMU implements QEMUProber.
+func (p *ExecQEMUProber) ProbeQEMU(path string) (QEMUFeatures, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return QEMUFeatures{}, fmt.Errorf("QEMU binary %s: %w; install qemu-system-riscv64 (Debian package qemu-system-misc) or set path in [hypervisor.qemu]", path, err)
+	}
+	key := probeKey{path: path, size: info.Size(), modTime: info.ModTime()}
+
+	p.mu.Lock()
+	f, ok := p.cache[key]
+	p.mu.Unlock()
+	if ok {
+		return f, nil
+	}
+
+	f, err = probeQEMU(path)
+	if err != nil {
+		return QEMUFeatures{}, err
+	}
+
+	p.mu.Lock()
+	p.cache[key] = f
+	p.mu.Unlock()
+	return f, nil
+}
+
+func probeQEMU(path string) (QEMUFeatures, error) {
+	var f QEMUFeatures
+
+	out, err := runProbe(path, "-version")
+	if err != nil {
+		return f, err
+	}
+	if f.Version, err = parseQEMUVersion(out); err != nil {
+		return f, fmt.Errorf("QEMU binary %s: %w", path, err)
+	}
+
+	if out, err = runProbe(path, "-machine", "virt,help"); err != nil {
+		return f, err
+	}
+	f.AIAModes = parseAIAModes(out)
+
+	if out, err = runProbe(path, "-accel", "help"); err != nil {
+		return f, err
+	}
+	f.Accelerators = parseAccelerators(out)
+
+	// A build without seccomp has no "sandbox" option group and exits with
+	// an error before it reaches -version.
+	_, err = runProbe(path, "-sandbox", "on", "-version")
+	f.Seccomp = err == nil
+
+	return f, nil
+}
+
+func runProbe(path string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+	defer cancel()
+
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.Stdout = &stdout
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("running %s %s: %w: %s", path, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.String(), nil
+}
+
+var qemuVersionRE = regexp.MustCompile(`QEMU emulator version (\d+)\.(\d+)(?:\.(\d+))?`)
+
+func parseQEMUVersion(out string) (QEMUVersion, error) {
+	m := qemuVersionRE.FindStringSubmatch(out)
+	if m == nil {
+		return QEMUVersion{}, fmt.Errorf("no version in -version output %q", strings.TrimSpace(out))
+	}
+	var v QEMUVersion
+	v.Major, _ = strconv.Atoi(m[1])
+	v.Minor, _ = strconv.Atoi(m[2])
+	if m[3] != "" {
+		v.Micro, _ = strconv.Atoi(m[3])
+	}
+	return v, nil
+}
+
+// parseAIAModes reads the aia line of "-machine virt,help", which QEMU 7.2
+// prints as
+//
+//	aia=<string>           - Set type of AIA interrupt conttoller. Valid values are none, aplic, and aplic-imsic.
+func parseAIAModes(out string) []AIAMode {
+	for _, line := range strings.Split(out, "\n") {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "aia=") {
+			continue
+		}
+		_, values, ok := strings.Cut(line, "Valid values are")
+		if !ok {
+			return nil
+		}
+		var modes []AIAMode
+		for _, word := range strings.FieldsFunc(values, func(r rune) bool { return r == ',' || r == ' ' || r == '.' }) {
+			switch mode := AIAMode(word); mode {
+			case AIANone, AIAAPLIC, AIAAPLICIMSIC:
+				modes = append(modes, mode)
+			}
+		}
+		return modes
+	}
+	return nil
+}
+
+// parseAccelerators reads "-accel help": a header line, then one
+// accelerator name a line.
+func parseAccelerators(out string) []Accelerator {
+	var accels []Accelerator
+	for _, line := range strings.Split(out, "\n") {
+		switch name := Accelerator(strings.TrimSpace(line)); name {
+		case AccelKVM, AccelTCG:
+			accels = append(accels, name)
+		}
+	}
+	return accels
+}

@@ -1,0 +1,66 @@
+package virtcontainers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrAgentTimeout reports an agent that did not answer within the dial
+// timeout.
+var ErrAgentTimeout = errors.New("agent did not answer")
+
+// AgentCheck dials the agent at url, in Hypervisor.AgentURL's forms, and
+// returns nil once the agent answers, for example to a Health Check.
+type AgentCheck func(ctx context.Context, url string) error
+
+// agentRetryInterval is the pause between two failed agent checks.
+const agentRetryInterval = 100 * time.Millisecond
+
+// StartVMAndWaitForAgent starts the VM and retries check until it succeeds
+// or dialTimeout passes. When the agent does not answer in time, or the VMM
+// exits first, it stops the VM, which removes every process and file the
+// start created, and returns the last check error.
+func StartVMAndWaitForAgent(ctx context.Context, h Hypervisor, check AgentCheck, dialTimeout time.Duration) error {
+	if err := h.StartVM(ctx); err != nil {
+		return err
+	}
+
+	err := waitForAgent(ctx, h, check, dialTimeout)
+	if err == nil {
+		return nil
+	}
+
+	stopCtx, cancel := context.WithTimeout(context.Background(), defaultStopTimeout)
+	defer cancel()
+	if stopErr := h.StopVM(stopCtx); stopErr != nil {
+		return errors.Join(err, fmt.Errorf("stopping the VM after the agent failed: %w", stopErr))
+	}
+	return err
+}
+
+func waitForAgent(ctx context.Context, h Hypervisor, check AgentCheck, dialTimeout time.Duration) error {
+	url, err := h.AgentURL()
+	if err != nil {
+		return err
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	defer cancel()
+
+	var lastErr error
+	for {
+		if lastErr = check(ctx, url); lastErr == nil {
+			return nil
+		}
+		select {
+		case <-h.Exited():
+			return fmt.Errorf("waiting for the agent at %s: %w (last check: %v)", url, ErrVMExited, lastErr)
+		case <-ctx.Done():
+			return fmt.Errorf("agent at %s after %v: %w (last check: %v); raise dial_timeout in [agent.kata] or look at the guest console",
+				url, dialTimeout, ErrAgentTimeout, lastErr)
+		case <-time.After(agentRetryInterval):
+		}
+	}
+}
