@@ -19,8 +19,8 @@ const capableLine = "System is capable of running Kata Containers"
 
 // writeCheckConfig writes a configuration for the QEMU hypervisor whose
 // files exist on this host: the riscv64 QEMU, the host's own kernel as the
-// guest kernel and a small initrd made by the test, so that the check judges
-// the host rather than the guest assets, which 'make e2e' does not build.
+// guest kernel and a small initrd made by the test. The check then judges the
+// host and not the guest assets, which 'make e2e' does not build.
 func writeCheckConfig(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
