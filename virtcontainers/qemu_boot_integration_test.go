@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -278,4 +279,75 @@ func TestQemuAgentNeverAnswers(t *testing.T) {
 		t.Errorf("PIDs() = %v after the agent timeout, want none", pids)
 	}
 	assertNothingLeft(t, runRoot)
+}
+
+// findVirtiofsd returns a virtiofsd binary: the Rust one where Debian
+// installs it, or the C one of QEMU 7.2.
+func findVirtiofsd(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{"/usr/libexec/virtiofsd", "/usr/lib/qemu/virtiofsd"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if p, err := exec.LookPath("virtiofsd"); err == nil {
+		return p
+	}
+	t.Skip("needs virtiofsd (Debian package virtiofsd, or qemu-system-common up to QEMU 7.2)")
+	return ""
+}
+
+func TestQemuBootVariants(t *testing.T) {
+	kernel, initrd := guestAssetsFromBuild(t)
+	tests := []struct {
+		name string
+		cfg  func(t *testing.T, c *HypervisorConfig)
+		pids int
+	}{
+		{"virtio-9p", func(t *testing.T, c *HypervisorConfig) { c.SharedFS = SharedFS9P }, 1},
+		{"virtio-fs", func(t *testing.T, c *HypervisorConfig) {
+			c.SharedFS = SharedFSVirtioFS
+			c.VirtioFSDaemon = findVirtiofsd(t)
+		}, 2},
+		{"legacy serial", func(t *testing.T, c *HypervisorConfig) { c.UseLegacySerial = true }, 1},
+		{"aia aplic", func(t *testing.T, c *HypervisorConfig) { c.AIA = AIAAPLIC }, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := bootConfig(t, kernel, initrd)
+			tc.cfg(t, &cfg)
+			runRoot := t.TempDir()
+			q, err := NewQemu("variant", cfg, AgentConfig{Channel: ChannelSerial}, WithRunRoot(runRoot), WithStopTimeout(2*time.Second))
+			if err != nil {
+				t.Fatalf("NewQemu: %v", err)
+			}
+			ctx := context.Background()
+			defer q.StopVM(ctx)
+
+			if err := q.StartVM(ctx); err != nil {
+				t.Fatalf("StartVM: %v", err)
+			}
+			pids := q.PIDs()
+			if len(pids) != tc.pids {
+				t.Errorf("PIDs() = %v, want %d processes", pids, tc.pids)
+			}
+			if fs, ok := q.SharedFS(); ok {
+				if info, err := os.Stat(fs.HostPath); err != nil || !info.IsDir() {
+					t.Errorf("shared directory %s: %v", fs.HostPath, err)
+				}
+			}
+			if err := waitForConsole(q.ConsoleLogPath(), initMarker, q.Exited(), bootTimeout); err != nil {
+				t.Fatal(err)
+			}
+			if err := q.StopVM(ctx); err != nil {
+				t.Fatalf("StopVM: %v", err)
+			}
+			for _, pid := range pids {
+				if !processGone(pid) {
+					t.Errorf("pid %d still exists after StopVM", pid)
+				}
+			}
+			assertNothingLeft(t, runRoot)
+		})
+	}
 }

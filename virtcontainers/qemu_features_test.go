@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -207,5 +208,48 @@ func TestTailBuffer(t *testing.T) {
 	b.Write([]byte("ab"))
 	if got := b.String(); got != "456789ab" {
 		t.Errorf("tailBuffer = %q, want %q", got, "456789ab")
+	}
+}
+
+func TestVirtiofsdArgs(t *testing.T) {
+	tests := []struct {
+		name   string
+		legacy bool
+		cache  string
+		extra  []string
+		want   string
+	}{
+		{"rust", false, "", []string{"--thread-pool-size=1", "--announce-submounts"},
+			"--socket-path=/run/vc/vm/x/virtiofsd.sock --shared-dir=/srv/shared --cache=auto --thread-pool-size=1 --announce-submounts"},
+		{"qemu 7.2 C daemon", true, "never", nil,
+			"--socket-path=/run/vc/vm/x/virtiofsd.sock -o source=/srv/shared -o cache=never"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := strings.Join(virtiofsdArgs(tc.legacy, "/run/vc/vm/x/virtiofsd.sock", "/srv/shared", tc.cache, tc.extra), " ")
+			if got != tc.want {
+				t.Errorf("virtiofsdArgs = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestIsLegacyVirtiofsd(t *testing.T) {
+	tests := []struct {
+		output string
+		want   bool
+	}{
+		{"virtiofsd version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)\nCopyright (c) 2003-2022 Fabrice Bellard", true},
+		{"virtiofsd 1.13.0", false},
+	}
+	for _, tc := range tests {
+		daemon := writeScript(t, "cat <<'END'\n"+tc.output+"\nEND\n")
+		got, err := isLegacyVirtiofsd(daemon)
+		if err != nil || got != tc.want {
+			t.Errorf("isLegacyVirtiofsd(%q) = %v, %v; want %v", tc.output, got, err, tc.want)
+		}
+	}
+	if _, err := isLegacyVirtiofsd("/nonexistent/virtiofsd"); err == nil {
+		t.Errorf("isLegacyVirtiofsd of a missing binary returned no error")
 	}
 }

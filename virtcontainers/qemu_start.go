@@ -152,7 +152,11 @@ func (q *Qemu) StartVM(ctx context.Context) (err error) {
 	}
 
 	if q.machine.sharedFS == SharedFSVirtioFS {
-		args := virtiofsdArgs(q.paths.virtiofsd, launch.sharedDir, q.cfg.VirtioFSCache, q.cfg.VirtioFSExtraArgs)
+		legacy, err := isLegacyVirtiofsd(q.cfg.VirtioFSDaemon)
+		if err != nil {
+			return err
+		}
+		args := virtiofsdArgs(legacy, q.paths.virtiofsd, launch.sharedDir, q.cfg.VirtioFSCache, q.cfg.VirtioFSExtraArgs)
 		if res.virtiofsd, err = startVirtiofsd(ctx, q.cfg.VirtioFSDaemon, args, q.paths.virtiofsd, res.virtiofsdStderr); err != nil {
 			return err
 		}
