@@ -118,6 +118,24 @@ func TestQemuBootTCG(t *testing.T) {
 		}
 	}
 
+	modes := []struct {
+		path string
+		mask os.FileMode
+	}{
+		{filepath.Join(runRoot, "boot", pidFileName), 0o077},
+		{filepath.Join(runRoot, "boot"), 0o077},
+	}
+	for _, m := range modes {
+		info, err := os.Stat(m.path)
+		if err != nil {
+			t.Errorf("stat %s: %v", m.path, err)
+			continue
+		}
+		if perm := info.Mode().Perm(); perm&m.mask != 0 {
+			t.Errorf("%s mode = %o, want no access for group and others", m.path, perm)
+		}
+	}
+
 	url, err := q.AgentURL()
 	if err != nil {
 		t.Fatalf("AgentURL: %v", err)

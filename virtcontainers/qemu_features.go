@@ -97,11 +97,11 @@ func errForAccel(accel Accelerator) error {
 
 // resolveAIA turns the configured AIA mode into the one to launch with.
 //
-// An explicit mode must be one this QEMU accepts. aplic-imsic under KVM also
-// needs the host's AIA irqchip when the host can tell. auto picks
-// aplic-imsic only where it is known to work (under KVM: QEMU and the host
-// support it; under TCG: QEMU tcgIMSICMinVersion or newer) and the PLIC
-// otherwise, because every guest kernel drives the PLIC.
+// An explicit mode must be one this QEMU accepts, and aplic-imsic under KVM
+// also needs the host's AIA irqchip when the host can tell. auto picks
+// aplic-imsic only where it is known to work: under KVM when QEMU and the
+// host support it, under TCG from QEMU tcgIMSICMinVersion on. Otherwise it
+// picks the PLIC, because every guest kernel drives the PLIC.
 func resolveAIA(requested AIAMode, accel Accelerator, qemuPath string, f QEMUFeatures, kvm HostKVM) (AIAMode, error) {
 	qemuHas := func(mode AIAMode) bool { return slices.Contains(f.AIAModes, mode) }
 

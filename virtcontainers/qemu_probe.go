@@ -62,32 +62,43 @@ func (p *ExecQEMUProber) ProbeQEMU(path string) (QEMUFeatures, error) {
 	return f, nil
 }
 
+// probeQEMU runs the probes concurrently: each is a QEMU start-up of about
+// 0.1 s, which a VM start would otherwise pay several times in a row.
 func probeQEMU(path string) (QEMUFeatures, error) {
-	var f QEMUFeatures
-
-	out, err := runProbe(path, "-version")
-	if err != nil {
-		return f, err
+	probes := [][]string{
+		{"-version"},
+		{"-machine", "virt,help"},
+		{"-accel", "help"},
+		// A build without seccomp has no "sandbox" option group and exits
+		// with an error before it reaches -version.
+		{"-sandbox", "on", "-version"},
 	}
-	if f.Version, err = parseQEMUVersion(out); err != nil {
+	outputs := make([]string, len(probes))
+	errs := make([]error, len(probes))
+	var wg sync.WaitGroup
+	for i, args := range probes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outputs[i], errs[i] = runProbe(path, args...)
+		}()
+	}
+	wg.Wait()
+
+	var f QEMUFeatures
+	for _, err := range errs[:3] {
+		if err != nil {
+			return f, err
+		}
+	}
+
+	var err error
+	if f.Version, err = parseQEMUVersion(outputs[0]); err != nil {
 		return f, fmt.Errorf("QEMU binary %s: %w", path, err)
 	}
-
-	if out, err = runProbe(path, "-machine", "virt,help"); err != nil {
-		return f, err
-	}
-	f.AIAModes = parseAIAModes(out)
-
-	if out, err = runProbe(path, "-accel", "help"); err != nil {
-		return f, err
-	}
-	f.Accelerators = parseAccelerators(out)
-
-	// A build without seccomp has no "sandbox" option group and exits with
-	// an error before it reaches -version.
-	_, err = runProbe(path, "-sandbox", "on", "-version")
-	f.Seccomp = err == nil
-
+	f.AIAModes = parseAIAModes(outputs[1])
+	f.Accelerators = parseAccelerators(outputs[2])
+	f.Seccomp = errs[3] == nil
 	return f, nil
 }
 

@@ -249,8 +249,8 @@ func guestKernelParams(in kernelParamsInput) []string {
 	}
 
 	if in.blockDriver == BlockDriverVirtioSCSI {
-		// The agent scans for the disks it is told about; an automatic scan
-		// of every LUN only slows the boot.
+		// The agent scans for the disks it is told about, so an automatic
+		// scan of every LUN only slows the boot.
 		params = append(params, "scsi_mod.scan=none")
 	}
 

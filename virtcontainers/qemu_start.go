@@ -184,7 +184,7 @@ func (q *Qemu) StartVM(ctx context.Context) (err error) {
 		return err
 	}
 
-	// QEMU creates its listening sockets with the process umask; the VM
+	// QEMU creates its listening sockets with the process umask. The VM
 	// directory is 0700, so nobody else could reach them in the meantime.
 	for _, path := range []string{q.paths.qmp, launch.agentSocket()} {
 		if path == "" {

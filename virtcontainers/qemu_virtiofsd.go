@@ -10,9 +10,9 @@ import (
 )
 
 // virtiofsdArgs returns the command line of virtiofsd for one sandbox.
-// The Rust virtiofsd (1.x) takes --shared-dir and --cache; the C virtiofsd
-// that QEMU shipped up to 7.2 takes the same settings as -o options. Both
-// keep their default namespace sandbox.
+// The Rust virtiofsd (1.x) takes --shared-dir and --cache, and the C
+// virtiofsd that QEMU shipped up to 7.2 takes the same settings as -o
+// options. Both keep their default namespace sandbox.
 func virtiofsdArgs(legacyC bool, socketPath, sharedDir, cache string, extra []string) []string {
 	if cache == "" {
 		cache = "auto"
