@@ -6,6 +6,8 @@
 #   make integration  tests against real QEMU, mmdebstrap and runc on this machine
 #   make e2e        end-to-end tests inside the emulated riscv64 host
 #   make generate   regenerate the agent protocol code
+#   make guest      the riscv64 guest kernel, image and initrd in build/guest
+#                   (needs build/riscv64/kata-agent from 'make build')
 #   make deps       install what the targets above need on Debian (root)
 
 SHELL := /bin/bash
@@ -21,21 +23,22 @@ COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 # Every main package declares 'var version, commit string' and hands them to its library.
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-# Every main package of the module.
-CMDS := ./runtime/cmd/... ./agent/cmd/... ./osbuilder/cmd/... ./tools/...
+# Every main package of the module, from the command trees that exist so far.
+CMDS := $(foreach d,runtime/cmd agent/cmd osbuilder/cmd tools,$(if $(wildcard $(d)),./$(d)/...))
 
 QEMU_USER ?= qemu-riscv64-static
 GOLANGCI_LINT_VERSION ?= v2.15.0
 GOBIN_DIR := $(shell $(GO) env GOPATH)/bin
 
 .PHONY: all build $(addprefix build-,$(ARCHES)) test fmt-check vet lint unit-host unit-riscv64 \
-	integration e2e generate deps clean
+	integration e2e hostvm generate deps clean guest
 
 all: build
 
 build: $(addprefix build-,$(ARCHES))
 
-build-%:
+# A static pattern rule, because make skips pattern rules for .PHONY targets.
+$(addprefix build-,$(ARCHES)): build-%:
 	@mkdir -p $(BUILD_DIR)/$*
 	CGO_ENABLED=0 GOOS=linux GOARCH=$* $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
 		-o $(BUILD_DIR)/$*/ $(CMDS)
@@ -73,8 +76,45 @@ unit-riscv64:
 integration: build
 	$(GO) test -tags integration -count=1 -timeout 40m ./...
 
+# The end-to-end tests run inside the emulated riscv64 host of tools/hostvm,
+# whose image is built on first use (about 8 minutes) and cached in
+# $(BUILD_DIR)/hostvm.
 e2e: build
 	$(GO) run ./tools/hostvm e2e
+
+# Guest artifacts: build/guest/vmlinux.container (the distribution kernel
+# as a flat Image), kata-containers.img (systemd guest) with root.txt and
+# kata-containers-boot-initrd.img (loads virtio_blk and ext4 for the image),
+# and kata-containers-initrd.img (the agent as PID 1). Downloads are kept
+# in build/cache.
+GUEST_DIR ?= $(BUILD_DIR)/guest
+GUEST_CACHE ?= $(BUILD_DIR)/cache
+GUEST_DISTRO ?= debian
+GUEST_SUITE ?= trixie
+GUEST_AGENT ?= $(BUILD_DIR)/riscv64/kata-agent
+OSBUILDER := $(BUILD_DIR)/$(HOST_GOARCH)/osbuilder
+PREINIT := $(BUILD_DIR)/riscv64/kata-preinit
+OSB_DISTRO := --distro $(GUEST_DISTRO) --suite $(GUEST_SUITE) --cache-dir $(GUEST_CACHE)
+
+guest:
+	@test -f $(GUEST_AGENT) || { echo "guest: $(GUEST_AGENT) not found: run 'make build' first to build the riscv64 kata-agent"; exit 1; }
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(OSBUILDER) ./osbuilder/cmd/osbuilder
+	CGO_ENABLED=0 GOARCH=riscv64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(PREINIT) ./osbuilder/cmd/kata-preinit
+	$(OSBUILDER) kernel $(OSB_DISTRO) --out $(GUEST_DIR)/kernel --force
+	cp $(GUEST_DIR)/kernel/vmlinux.container $(GUEST_DIR)/vmlinux.container
+	$(OSBUILDER) rootfs $(OSB_DISTRO) --agent $(GUEST_AGENT) \
+		--kernel-modules $(GUEST_DIR)/kernel/modules --out $(GUEST_DIR)/rootfs --force
+	$(OSBUILDER) image --rootfs $(GUEST_DIR)/rootfs --preinit $(PREINIT) \
+		--out $(GUEST_DIR)/kata-containers.img --force
+	$(OSBUILDER) rootfs $(OSB_DISTRO) --agent $(GUEST_AGENT) --agent-init \
+		--kernel-modules $(GUEST_DIR)/kernel/modules --out $(GUEST_DIR)/rootfs-agent-init --force
+	$(OSBUILDER) initrd --rootfs $(GUEST_DIR)/rootfs-agent-init \
+		--out $(GUEST_DIR)/kata-containers-initrd.img --force
+	@ls -l $(GUEST_DIR)
+
+# Builds the emulated host image without running anything in it.
+hostvm:
+	$(GO) run ./tools/hostvm build
 
 generate:
 	$(MAKE) -C agent/protocols generate

@@ -104,6 +104,8 @@ type HypervisorConfig struct {
 	AIA                 AIAMode
 	VirtioTransport     VirtioTransport
 
+	// DefaultMaxVCPUs 0 means the host's hart count, capped at 512 (the
+	// virt machine's limit); MaxMemoryMiB 0 means the host's memory.
 	DefaultVCPUs    uint32
 	DefaultMaxVCPUs uint32
 	MemoryMiB       uint32

@@ -1,7 +1,6 @@
 package virtcontainers
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -104,28 +103,4 @@ func fileTail(path string, n int64) string {
 		return ""
 	}
 	return string(b)
-}
-
-// tailBuffer is an io.Writer that keeps the last max bytes written, for
-// QEMU's stderr.
-type tailBuffer struct {
-	mu  sync.Mutex // guards buf
-	buf []byte
-	max int
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if over := len(t.buf) - t.max; over > 0 {
-		t.buf = bytes.Clone(t.buf[over:])
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.buf)
 }

@@ -202,15 +202,6 @@ func TestChooseAgentChannel(t *testing.T) {
 	}
 }
 
-func TestTailBuffer(t *testing.T) {
-	b := &tailBuffer{max: 8}
-	b.Write([]byte("0123456789"))
-	b.Write([]byte("ab"))
-	if got := b.String(); got != "456789ab" {
-		t.Errorf("tailBuffer = %q, want %q", got, "456789ab")
-	}
-}
-
 func TestVirtiofsdArgs(t *testing.T) {
 	tests := []struct {
 		name   string

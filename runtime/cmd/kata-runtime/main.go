@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/kata-riscv64/kata-riscv64/runtime/pkg/config"
 )
 
 // Stamped by the Makefile through -ldflags.
@@ -62,15 +65,22 @@ func run(args []string) int {
 		case a == "--debug":
 			g.debug = true
 			args = args[1:]
-		case a == "--config" || a == "-config":
+		case a == "--show-default-config-paths":
+			// Upstream's flag: the files looked up when neither --config
+			// nor KATA_CONF_FILE is given, in order.
+			for _, p := range config.DefaultPaths {
+				fmt.Println(p)
+			}
+			return 0
+		case a == "--config" || a == "-config" || a == "--kata-config":
 			if len(args) < 2 {
-				fmt.Fprintln(os.Stderr, "kata-runtime: --config needs a file path")
+				fmt.Fprintf(os.Stderr, "kata-runtime: %s needs a file path\n", a)
 				return 2
 			}
 			g.configPath = args[1]
 			args = args[2:]
-		case len(a) > len("--config=") && a[:len("--config=")] == "--config=":
-			g.configPath = a[len("--config="):]
+		case strings.HasPrefix(a, "--config=") || strings.HasPrefix(a, "--kata-config="):
+			_, g.configPath, _ = strings.Cut(a, "=")
 			args = args[1:]
 		default:
 			c, ok := commands[a]
@@ -86,7 +96,13 @@ func run(args []string) int {
 }
 
 func usage() {
-	fmt.Fprintf(os.Stderr, "Usage: kata-runtime [--config FILE] [--debug] COMMAND [OPTIONS]\n\nCommands:\n")
+	fmt.Fprintf(os.Stderr, "Usage: kata-runtime [--config FILE] [--debug] COMMAND [OPTIONS]\n\n"+
+		"--config (alias --kata-config) selects the configuration file; without it the\n"+
+		"runtime reads $%s, else the first of:\n", config.EnvConfFile)
+	for _, p := range config.DefaultPaths {
+		fmt.Fprintf(os.Stderr, "  %s\n", p)
+	}
+	fmt.Fprintf(os.Stderr, "\nCommands:\n")
 	seen := map[*command]bool{}
 	var list []*command
 	for _, c := range commands {

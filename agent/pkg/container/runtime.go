@@ -1,0 +1,47 @@
+package container
+
+import (
+	"fmt"
+	"os/exec"
+	"path/filepath"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/kata-riscv64/kata-riscv64/agent/pkg/reaper"
+)
+
+// Runtime is the OCI runtime and the directories that every container of the
+// sandbox shares.
+type Runtime struct {
+	// Command is the path of runc or crun.
+	Command string
+	// StateRoot is the runtime's --root directory.
+	StateRoot string
+	// BundleRoot contains one bundle directory per container.
+	BundleRoot string
+	// Reaper collects the exits of container processes.
+	Reaper *reaper.Reaper
+	// Log is the agent's logger; containers add their id.
+	Log *logrus.Entry
+}
+
+// FindRuntime returns the OCI runtime binary to use: name when it is not
+// empty, else crun when it is in PATH (it starts faster and uses less memory
+// than runc), else runc.
+func FindRuntime(name string) (string, error) {
+	candidates := []string{"crun", "runc"}
+	if name != "" {
+		candidates = []string{name}
+	}
+	for _, c := range candidates {
+		if path, err := exec.LookPath(c); err == nil {
+			return path, nil
+		}
+	}
+	return "", fmt.Errorf("no OCI runtime found in PATH (tried %v): install runc or crun in the guest image, or set agent.oci_runtime", candidates)
+}
+
+// bundleDir returns the bundle directory of container id.
+func (rt *Runtime) bundleDir(id string) string {
+	return filepath.Join(rt.BundleRoot, id)
+}

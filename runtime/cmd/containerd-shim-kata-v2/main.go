@@ -1,0 +1,21 @@
+// Command containerd-shim-kata-v2 is the containerd shim of the
+// io.containerd.kata.v2 runtime: containerd starts one per sandbox, and it
+// runs the sandbox's containers in a riscv64 VM.
+package main
+
+import (
+	"github.com/containerd/containerd/runtime/v2/shim"
+
+	"github.com/kata-riscv64/kata-riscv64/runtime/pkg/containerdshim"
+)
+
+// Stamped by the Makefile through -ldflags.
+var (
+	version = "0.0.0-dev"
+	commit  = "unknown"
+)
+
+func main() {
+	containerdshim.SetVersion(version, commit)
+	shim.Run(containerdshim.RuntimeName, containerdshim.New)
+}

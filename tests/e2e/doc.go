@@ -1,0 +1,16 @@
+// Package e2e holds the end-to-end tests of kata-riscv64. They run on a
+// riscv64 host with the H extension: natively with
+//
+//	go test -tags e2e ./tests/e2e
+//
+// after 'make build', or inside the emulated host with 'make e2e'
+// (tools/hostvm), which also boots a host without the H extension for the
+// tests named WithoutH.
+//
+// Environment:
+//
+//	KATA_E2E_BUILD_DIR  the build directory holding riscv64/kata-runtime
+//	                    (default: $HOSTVM_BUILD_DIR, else the repository's build)
+//	KATA_E2E_HOST_H     "present" (default) or "absent": whether this host is
+//	                    expected to have the H extension
+package e2e

@@ -1,0 +1,155 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/rand"
+	"debug/elf"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cavaliergopher/cpio"
+)
+
+// guestKernel returns the kernel that nested guests boot: KATA_E2E_GUEST_KERNEL,
+// or the newest /boot/vmlinux-* (Debian's riscv64 kernel image, an
+// uncompressed Image that QEMU loads as it is).
+func guestKernel(t *testing.T) string {
+	t.Helper()
+	if k := os.Getenv("KATA_E2E_GUEST_KERNEL"); k != "" {
+		return k
+	}
+	found, _ := filepath.Glob("/boot/vmlinux-*")
+	if len(found) == 0 {
+		t.Skip("needs a riscv64 kernel image: none at /boot/vmlinux-*; set KATA_E2E_GUEST_KERNEL")
+	}
+	sort.Strings(found)
+	return found[len(found)-1]
+}
+
+// staticBusybox returns a statically linked busybox for the guest's init,
+// which has no libraries to load.
+func staticBusybox(t *testing.T) string {
+	t.Helper()
+	p := os.Getenv("KATA_E2E_BUSYBOX")
+	if p == "" {
+		p = "/bin/busybox"
+	}
+	f, err := elf.Open(p)
+	if err != nil {
+		t.Skipf("needs a static riscv64 busybox (Debian package busybox-static) at %s or KATA_E2E_BUSYBOX: %v", p, err)
+	}
+	defer f.Close()
+	if f.Machine != elf.EM_RISCV {
+		t.Fatalf("%s is for %s, want riscv64", p, f.Machine)
+	}
+	for _, prog := range f.Progs {
+		if prog.Type == elf.PT_INTERP {
+			t.Fatalf("%s is dynamically linked; install busybox-static or set KATA_E2E_BUSYBOX", p)
+		}
+	}
+	return p
+}
+
+// writeInitramfs writes a gzip-compressed newc archive with busybox and an
+// init script that prints marker and powers the guest off.
+func writeInitramfs(t *testing.T, busybox, marker, out string) {
+	t.Helper()
+	bb, err := os.ReadFile(busybox)
+	if err != nil {
+		t.Fatalf("reading busybox: %v", err)
+	}
+	init := fmt.Sprintf("#!/bin/busybox sh\n/bin/busybox echo %s\n/bin/busybox poweroff -f\n", marker)
+
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	w := cpio.NewWriter(gz)
+	entries := []struct {
+		name string
+		mode cpio.FileMode
+		data []byte
+	}{
+		{"bin", cpio.TypeDir | 0o755, nil},
+		{"bin/busybox", cpio.TypeReg | 0o755, bb},
+		{"dev", cpio.TypeDir | 0o755, nil},
+		{"init", cpio.TypeReg | 0o755, []byte(init)},
+	}
+	for i, e := range entries {
+		h := &cpio.Header{Name: e.name, Mode: e.mode, Size: int64(len(e.data)), Inode: int64(i + 1), Links: 1}
+		if err := w.WriteHeader(h); err != nil {
+			t.Fatalf("writing the cpio header of %s: %v", e.name, err)
+		}
+		if _, err := w.Write(e.data); err != nil {
+			t.Fatalf("writing %s: %v", e.name, err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("closing the cpio archive: %v", err)
+	}
+	if err := gz.Close(); err != nil {
+		t.Fatalf("closing the gzip stream: %v", err)
+	}
+	if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
+		t.Fatalf("writing the initramfs: %v", err)
+	}
+}
+
+// TestNestedGuestUnderKVM boots a guest with the same kind of QEMU command
+// line that the QEMU backend uses: KVM, the host's CPU model and no M-mode
+// firmware, because QEMU rejects M-mode firmware together with KVM and KVM
+// itself provides the SBI.
+func TestNestedGuestUnderKVM(t *testing.T) {
+	if !hostHasH(t) {
+		t.Skip("the host has no H extension (KATA_E2E_HOST_H=absent), so there is no KVM")
+	}
+	requireRoot(t)
+	if _, err := os.Stat("/dev/kvm"); err != nil {
+		t.Fatalf("/dev/kvm is missing on a host with the H extension (%v): is the kvm module loaded?", err)
+	}
+	qemu, err := exec.LookPath("qemu-system-riscv64")
+	if err != nil {
+		t.Skip("needs qemu-system-riscv64 (Debian package qemu-system-riscv)")
+	}
+	kernel := guestKernel(t)
+	busybox := staticBusybox(t)
+
+	nonce := make([]byte, 8)
+	if _, err := rand.Read(nonce); err != nil {
+		t.Fatalf("reading a random marker: %v", err)
+	}
+	marker := "kata-e2e-guest-up-" + hex.EncodeToString(nonce)
+	initrd := filepath.Join(t.TempDir(), "initrd.cpio.gz")
+	writeInitramfs(t, busybox, marker, initrd)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	args := []string{
+		"-machine", "virt,accel=kvm", "-cpu", "host", "-bios", "none",
+		"-m", "256M", "-smp", "1", "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio",
+		"-kernel", kernel, "-initrd", initrd,
+		"-append", "console=ttyS0 panic=-1",
+	}
+	start := time.Now()
+	out, err := exec.CommandContext(ctx, qemu, args...).CombinedOutput()
+	elapsed := time.Since(start)
+	t.Logf("guest ran for %.1f s", elapsed.Seconds())
+	if ctx.Err() != nil {
+		t.Fatalf("the guest did not power off within 3 min; console:\n%s", out)
+	}
+	if err != nil {
+		t.Fatalf("%s %s: %v; output:\n%s", qemu, strings.Join(args, " "), err, out)
+	}
+	if !bytes.Contains(out, []byte(marker)) {
+		t.Fatalf("the guest console lacks the marker %s printed by its init; console:\n%s", marker, out)
+	}
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/sirupsen/logrus"
+)
+
+// errHelp is flag.ErrHelp: -h or --help was given.
+var errHelp = flag.ErrHelp
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+// runArgs are the parsed arguments of 'hostvm run'.
+type runArgs struct {
+	common  commonFlags
+	vm      vmFlags
+	keep    bool
+	command []string
+}
+
+const runUsage = `[flags] -- COMMAND [ARG...]
+
+Boots the emulated riscv64 host and runs COMMAND as root once systemd has
+reached multi-user.target (kvm and vhost_vsock loaded, containerd running).
+The repository's build directory is mounted read-only at /mnt/build, which is
+also the working directory, so riscv64 binaries are at /mnt/build/riscv64.
+COMMAND's stdout and stderr are streamed here; hostvm exits with its status.
+The run directory, with the console log, is kept when the run fails.`
+
+func parseRunArgs(args []string) (runArgs, error) {
+	var r runArgs
+	fs := newFlagSet("run", runUsage)
+	r.common.register(fs)
+	r.vm.register(fs, 30*time.Minute)
+	fs.BoolVar(&r.keep, "keep", false, "keep the run directory (console log, output files) after a successful run")
+	if err := fs.Parse(args); err != nil {
+		return r, err
+	}
+	r.command = fs.Args()
+	if len(r.command) == 0 {
+		return r, errorf("missing COMMAND: usage is hostvm run [flags] -- COMMAND [ARG...]")
+	}
+	return r, nil
+}
+
+func runRun(log *logrus.Entry, args []string) int {
+	r, err := parseRunArgs(args)
+	if err != nil {
+		return usageExit(err)
+	}
+	root, rootErr := workingRoot()
+	if (r.common.cache == "" || r.vm.share == "") && rootErr != nil {
+		log.Error(rootErr)
+		return exitFailure
+	}
+	r.common.resolve(root)
+	opts, err := r.vm.options(root)
+	if err != nil {
+		return usageExit(err)
+	}
+	opts.KeepRun = r.keep
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	image, err := prepareBoot(ctx, log, r.common, opts)
+	if err != nil {
+		log.Error(err)
+		return exitFailure
+	}
+	res, err := runInVM(ctx, log, image, r.common.cache, opts, r.command, os.Stdout, os.Stderr)
+	return exitCodeOf(log, res, err)
+}
+
+// prepareBoot checks the outer QEMU and returns the image, building it when
+// the cache has none for these inputs.
+func prepareBoot(ctx context.Context, log *logrus.Entry, common commonFlags, opts vmOptions) (imageDir, error) {
+	if opts.AIA {
+		v, err := probeQEMUVersion(ctx, opts.QEMU)
+		if err != nil {
+			return "", err
+		}
+		if err := checkAIASupport(v, opts.QEMU); err != nil {
+			return "", err
+		}
+	}
+	if _, err := os.Stat(opts.ShareDir); err != nil {
+		return "", fmt.Errorf("the shared build directory %s: %w: run 'make build' first or pass --share DIR", opts.ShareDir, err)
+	}
+	return ensureImage(ctx, log, buildOptions{CacheDir: common.cache, Mirror: common.mirror})
+}
+
+// exitCodeOf maps a run's outcome to hostvm's exit code.
+func exitCodeOf(log *logrus.Entry, res runResult, err error) int {
+	switch {
+	case err == nil:
+		return res.exitCode
+	case errors.Is(err, errTimeout):
+		log.Error(err)
+		return exitTimeout
+	default:
+		log.Error(err)
+		return exitFailure
+	}
+}

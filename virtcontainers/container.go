@@ -1,0 +1,220 @@
+package virtcontainers
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/containerd/containerd/mount"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
+)
+
+// ContainerConfig describes a container to create in a sandbox.
+type ContainerConfig struct {
+	ID string
+	// Spec is the host's OCI spec, as containerd wrote it to the bundle.
+	Spec *specs.Spec
+	// BundlePath is the OCI bundle directory on the host.
+	BundlePath string
+	// Rootfs are containerd's mounts for the root filesystem. When empty,
+	// Spec.Root.Path names an existing directory (ctr run --rootfs).
+	Rootfs []mount.Mount
+}
+
+// Container is a container inside a sandbox's guest.
+type Container struct {
+	id      string
+	sandbox *Sandbox
+	log     *logrus.Entry
+	// mounts are the host mount points made for this container, in order.
+	mounts []string
+	// dirs are host directories made for this container, in order.
+	dirs []string
+}
+
+// CreateContainer exposes the container's root filesystem and bind mounts to
+// the guest through the shared filesystem, translates its spec for the guest
+// and asks the agent to create it. On error nothing is left mounted.
+func (s *Sandbox) CreateContainer(ctx context.Context, cc ContainerConfig) (c *Container, err error) {
+	if !validID.MatchString(cc.ID) {
+		return nil, fmt.Errorf("container id %q: %w: use letters, digits, '_', '.' and '-'", cc.ID, ErrInvalidID)
+	}
+	if cc.Spec == nil || cc.Spec.Process == nil {
+		return nil, fmt.Errorf("container %s: the OCI spec has no process to run", cc.ID)
+	}
+	if !s.hasSharedFS {
+		// TODO: give containers block devices (HotplugBlock) on backends
+		// without a shared filesystem, such as Firecracker.
+		return nil, fmt.Errorf("container %s: %w (%s); block-device root filesystems are not supported yet, use the QEMU backend with shared_fs virtio-fs or virtio-9p", cc.ID, ErrNoSharedFilesystem, s.cfg.HypervisorType)
+	}
+
+	s.mu.Lock()
+	if _, dup := s.containers[cc.ID]; dup {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("container %s in sandbox %s: %w", cc.ID, s.cfg.ID, ErrContainerExists)
+	}
+	c = &Container{
+		id:      cc.ID,
+		sandbox: s,
+		log:     s.log.WithField("container", cc.ID),
+	}
+	s.containers[cc.ID] = c
+	s.mu.Unlock()
+
+	defer func() {
+		if err != nil {
+			c.undoHost()
+			s.mu.Lock()
+			delete(s.containers, cc.ID)
+			s.mu.Unlock()
+		}
+	}()
+
+	hostRoot, err := c.mountRootfs(cc)
+	if err != nil {
+		return c, err
+	}
+
+	guestSpec, err := c.guestSpec(cc, hostRoot)
+	if err != nil {
+		return c, err
+	}
+
+	c.log.Info("creating container")
+	if err := s.agent.CreateContainer(ctx, cc.ID, guestSpec, nil); err != nil {
+		return c, fmt.Errorf("agent CreateContainer for container %s: %w", cc.ID, err)
+	}
+	return c, nil
+}
+
+// mountRootfs mounts containerd's rootfs mounts at <bundle>/rootfs when
+// there are any, and returns the host directory of the root filesystem.
+func (c *Container) mountRootfs(cc ContainerConfig) (string, error) {
+	if len(cc.Rootfs) > 0 {
+		target := filepath.Join(cc.BundlePath, "rootfs")
+		if err := os.MkdirAll(target, 0o711); err != nil {
+			return "", fmt.Errorf("creating rootfs mount point %s: %w", target, err)
+		}
+		if err := mount.All(cc.Rootfs, target); err != nil {
+			return "", fmt.Errorf("mounting rootfs of container %s at %s: %w", cc.ID, target, err)
+		}
+		c.mounts = append(c.mounts, target)
+		return target, nil
+	}
+
+	if cc.Spec.Root == nil || cc.Spec.Root.Path == "" {
+		return "", fmt.Errorf("container %s: %w: no rootfs mounts and no root.path in the OCI spec", cc.ID, ErrRootfsNotFound)
+	}
+	root := cc.Spec.Root.Path
+	if !filepath.IsAbs(root) {
+		root = filepath.Join(cc.BundlePath, root)
+	}
+	info, err := os.Stat(root)
+	if err != nil || !info.IsDir() {
+		return "", fmt.Errorf("container %s: %w: %s is not a directory", cc.ID, ErrRootfsNotFound, root)
+	}
+	return root, nil
+}
+
+// shareDir returns the container's directory inside the shared directory.
+func (c *Container) shareDir() string {
+	return filepath.Join(c.sandbox.cfg.Paths.SharedDir(c.sandbox.cfg.ID), c.id)
+}
+
+// share bind-mounts hostPath into the container's shared directory under
+// name and returns the path the guest sees it at.
+func (c *Container) share(hostPath, name string, readOnly bool) (string, error) {
+	dir := c.shareDir()
+	if len(c.dirs) == 0 {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return "", fmt.Errorf("creating %s: %w", dir, err)
+		}
+		c.dirs = append(c.dirs, dir)
+	}
+
+	target := filepath.Join(dir, name)
+	if err := bindMount(hostPath, target, readOnly); err != nil {
+		return "", err
+	}
+	c.mounts = append(c.mounts, target)
+	return filepath.Join(guestSharedDir, c.id, name), nil
+}
+
+// undoHost unmounts and removes what the container set up on the host,
+// newest first.
+func (c *Container) undoHost() {
+	for _, err := range undoHostState(SandboxState{Mounts: c.mounts, Dirs: c.dirs}) {
+		c.log.WithError(err).Warn("cleaning up container host state")
+	}
+	c.mounts, c.dirs = nil, nil
+}
+
+// ID returns the container id.
+func (c *Container) ID() string { return c.id }
+
+// Start starts the container's init process.
+func (c *Container) Start(ctx context.Context) error {
+	c.log.Info("starting container")
+	if err := c.sandbox.agent.StartContainer(ctx, c.id); err != nil {
+		return fmt.Errorf("agent StartContainer for container %s: %w", c.id, err)
+	}
+	return nil
+}
+
+// Exec starts an additional process in the container.
+func (c *Container) Exec(ctx context.Context, execID string, process *specs.Process) error {
+	if !validID.MatchString(execID) {
+		return fmt.Errorf("exec id %q: %w", execID, ErrInvalidID)
+	}
+	c.log.WithField("exec", execID).Info("starting exec process")
+	if err := c.sandbox.agent.ExecProcess(ctx, c.id, execID, process); err != nil {
+		return fmt.Errorf("agent ExecProcess %s in container %s: %w", execID, c.id, err)
+	}
+	return nil
+}
+
+// Signal sends sig to the container's process execID (the init process
+// when execID is empty), or to all its processes with all.
+func (c *Container) Signal(ctx context.Context, execID string, sig syscall.Signal, all bool) error {
+	c.log.WithFields(logrus.Fields{"exec": execID, "signal": sig}).Debug("signalling process")
+	return c.sandbox.agent.SignalProcess(ctx, c.id, execID, sig, all)
+}
+
+// Wait blocks until process execID exits and returns its exit status.
+func (c *Container) Wait(ctx context.Context, execID string) (int32, error) {
+	return c.sandbox.agent.WaitProcess(ctx, c.id, execID)
+}
+
+// Streams returns the I/O streams of process execID.
+func (c *Container) Streams(execID string) ProcessStreams {
+	return newProcessStreams(c.sandbox.agent, c.id, execID)
+}
+
+// Stats returns the container's cgroup statistics from the guest.
+func (c *Container) Stats(ctx context.Context) (*ContainerStats, error) {
+	return c.sandbox.agent.StatsContainer(ctx, c.id)
+}
+
+// Delete removes the container from the guest and its mounts from the host.
+// The sandbox remains; the caller deletes it after its last container.
+func (c *Container) Delete(ctx context.Context) error {
+	c.log.Info("deleting container")
+	err := c.sandbox.agent.RemoveContainer(ctx, c.id)
+	if err != nil {
+		c.log.WithError(err).Warn("agent RemoveContainer failed; removing host state anyway")
+	}
+	c.undoHost()
+
+	s := c.sandbox
+	s.mu.Lock()
+	delete(s.containers, c.id)
+	s.mu.Unlock()
+
+	if err != nil {
+		return fmt.Errorf("agent RemoveContainer for container %s: %w", c.id, err)
+	}
+	return nil
+}

@@ -1,0 +1,312 @@
+package virtcontainers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+)
+
+// SandboxConfig describes a sandbox: one VM with its agent, in which the
+// sandbox's containers run.
+type SandboxConfig struct {
+	ID             string
+	Hostname       string
+	HypervisorType HypervisorType
+	Hypervisor     HypervisorConfig
+	Agent          AgentConfig
+	Paths          Paths
+	// DisableGuestSeccomp drops the containers' seccomp profiles, because the
+	// guest kernel, not the host's, is the boundary they would protect.
+	DisableGuestSeccomp bool
+}
+
+// Errors of sandbox and container operations.
+var (
+	ErrInvalidID          = errors.New("invalid id")
+	ErrContainerExists    = errors.New("container already exists")
+	ErrContainerNotFound  = errors.New("container not found")
+	ErrSandboxNotRunning  = errors.New("sandbox is not running")
+	ErrRootfsNotFound     = errors.New("container rootfs not found")
+	ErrNoSharedFilesystem = errors.New("hypervisor shares no filesystem")
+)
+
+// validID accepts container and sandbox ids as containerd and runc do: they
+// become path components on the host and in the guest.
+var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+
+// Sandbox is a running VM with its agent and containers.
+type Sandbox struct {
+	cfg        SandboxConfig
+	log        *logrus.Entry
+	hypervisor Hypervisor
+	agent      Agent
+	// sharedFS is how the shared directory reaches the guest; hasSharedFS is
+	// false for backends that share no filesystem.
+	sharedFS    SharedFSInfo
+	hasSharedFS bool
+
+	// mu guards containers, state and stopping.
+	mu         sync.Mutex
+	containers map[string]*Container
+	state      SandboxState
+	// stopping is set once teardown begins, so that the VMM's exit is
+	// expected from then on.
+	stopping bool
+}
+
+// sandboxDeps are the collaborators CreateSandbox uses; tests replace them.
+type sandboxDeps struct {
+	newHypervisor func(HypervisorType, HypervisorParams) (Hypervisor, error)
+	dialAgent     func(ctx context.Context, url string) (Agent, error)
+}
+
+var productionDeps = sandboxDeps{newHypervisor: NewHypervisor, dialAgent: dialKataAgent}
+
+// CreateSandbox starts the sandbox's VM, waits for its agent within the
+// configured dial timeout and prepares the guest for containers. On error
+// everything it started is stopped and removed again.
+func CreateSandbox(ctx context.Context, cfg SandboxConfig) (*Sandbox, error) {
+	return createSandbox(ctx, cfg, productionDeps)
+}
+
+func createSandbox(ctx context.Context, cfg SandboxConfig, deps sandboxDeps) (s *Sandbox, err error) {
+	if !validID.MatchString(cfg.ID) {
+		return nil, fmt.Errorf("sandbox id %q: %w: use letters, digits, '_', '.' and '-'", cfg.ID, ErrInvalidID)
+	}
+
+	s = &Sandbox{
+		cfg:        cfg,
+		log:        logrus.WithFields(logrus.Fields{"source": "virtcontainers", "subsystem": "sandbox", "sandbox": cfg.ID}),
+		containers: map[string]*Container{},
+		state:      SandboxState{ID: cfg.ID, HypervisorType: cfg.HypervisorType},
+	}
+	defer func() {
+		if err != nil {
+			s.log.WithError(err).Error("sandbox creation failed, cleaning up")
+			if cerr := s.teardown(context.WithoutCancel(ctx)); cerr != nil {
+				s.log.WithError(cerr).Error("cleanup after failed sandbox creation")
+			}
+		}
+	}()
+
+	if err := s.makeDir(cfg.Paths.SandboxDir(cfg.ID)); err != nil {
+		return s, err
+	}
+	sharedDir := cfg.Paths.SharedDir(cfg.ID)
+	if err := s.makeDir(filepath.Dir(sharedDir)); err != nil {
+		return s, err
+	}
+	if err := s.makeDir(sharedDir); err != nil {
+		return s, err
+	}
+
+	s.hypervisor, err = deps.newHypervisor(cfg.HypervisorType, HypervisorParams{
+		ID: cfg.ID, Config: cfg.Hypervisor, Agent: cfg.Agent, Paths: cfg.Paths, SharedDir: sharedDir,
+	})
+	if err != nil {
+		return s, err
+	}
+
+	start := time.Now()
+	s.log.WithField("hypervisor", cfg.HypervisorType).Info("starting VM")
+	if err := s.hypervisor.StartVM(ctx); err != nil {
+		return s, fmt.Errorf("starting VM of sandbox %s: %w", cfg.ID, err)
+	}
+	if err := s.persist(func(st *SandboxState) { st.HypervisorPIDs = s.hypervisor.PIDs() }); err != nil {
+		return s, err
+	}
+
+	if err := s.connectAgent(ctx, deps); err != nil {
+		return s, err
+	}
+	s.log.WithField("elapsed", time.Since(start).Round(time.Millisecond)).Info("agent ready")
+
+	req := AgentSandbox{SandboxID: cfg.ID, Hostname: cfg.Hostname, KernelModules: cfg.Agent.KernelModules}
+	if fs, ok := s.hypervisor.SharedFS(); ok {
+		s.sharedFS, s.hasSharedFS = fs, true
+		req.Storages = append(req.Storages, sharedFSStorage(fs))
+	}
+	if err := s.agent.CreateSandbox(ctx, req); err != nil {
+		return s, fmt.Errorf("agent CreateSandbox for sandbox %s: %w", cfg.ID, err)
+	}
+
+	go s.watchVM()
+	return s, nil
+}
+
+// connectAgent dials the agent and waits for its health check to pass,
+// within the configured dial timeout.
+func (s *Sandbox) connectAgent(ctx context.Context, deps sandboxDeps) error {
+	url, err := s.hypervisor.AgentURL()
+	if err != nil {
+		return fmt.Errorf("agent address of sandbox %s: %w", s.cfg.ID, err)
+	}
+
+	timeout := s.cfg.Agent.DialTimeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	dctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	s.log.WithField("url", url).Debug("dialing agent")
+	a, err := deps.dialAgent(dctx, url)
+	if err != nil {
+		return fmt.Errorf("agent at %s did not answer within dial_timeout (%s): %w; see the guest console log and raise [agent.kata] dial_timeout for slow hosts", url, timeout, err)
+	}
+	s.agent = a
+
+	for {
+		err := a.Check(dctx)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-dctx.Done():
+			return fmt.Errorf("agent at %s failed its health check within dial_timeout (%s): %w", url, timeout, err)
+		case <-s.hypervisor.Exited():
+			return fmt.Errorf("waiting for the agent at %s: %w", url, ErrVMExited)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// sharedFSStorage describes the shared filesystem mount for CreateSandbox.
+func sharedFSStorage(fs SharedFSInfo) AgentStorage {
+	st := AgentStorage{Source: fs.Tag, MountPoint: guestSharedDir}
+	switch fs.Type {
+	case SharedFS9P:
+		st.Driver, st.FSType = "9p", "9p"
+		st.Options = []string{"trans=virtio", "version=9p2000.L", "cache=mmap"}
+	default:
+		st.Driver, st.FSType = "virtio-fs", "virtiofs"
+		st.Options = []string{"nodev"}
+	}
+	return st
+}
+
+// watchVM logs when the VMM ends without being asked to.
+func (s *Sandbox) watchVM() {
+	<-s.hypervisor.Exited()
+	s.mu.Lock()
+	stopping := s.stopping
+	s.mu.Unlock()
+	if !stopping {
+		s.log.Warn("VMM exited")
+	}
+}
+
+// ID returns the sandbox id.
+func (s *Sandbox) ID() string { return s.cfg.ID }
+
+// Hypervisor returns the sandbox's VMM backend.
+func (s *Sandbox) Hypervisor() Hypervisor { return s.hypervisor }
+
+// Agent returns the client of the sandbox's agent.
+func (s *Sandbox) Agent() Agent { return s.agent }
+
+// Container returns the container with the given id.
+func (s *Sandbox) Container(id string) (*Container, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.containers[id]
+	if !ok {
+		return nil, fmt.Errorf("container %s in sandbox %s: %w", id, s.cfg.ID, ErrContainerNotFound)
+	}
+	return c, nil
+}
+
+// ContainerCount returns how many containers the sandbox holds.
+func (s *Sandbox) ContainerCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.containers)
+}
+
+// Delete destroys the sandbox: the agent ends its containers, the VM stops,
+// and every host file and mount of the sandbox is removed.
+func (s *Sandbox) Delete(ctx context.Context) error {
+	s.log.Info("deleting sandbox")
+	if s.agent != nil {
+		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if err := s.agent.DestroySandbox(dctx); err != nil {
+			s.log.WithError(err).Warn("agent DestroySandbox failed; stopping the VM anyway")
+		}
+		cancel()
+	}
+	return s.teardown(ctx)
+}
+
+// teardown stops the VM and removes what the sandbox created on the host, in
+// reverse order. It is the one cleanup path for failed creation and delete.
+func (s *Sandbox) teardown(ctx context.Context) error {
+	var errs []error
+
+	s.mu.Lock()
+	s.stopping = true
+	s.mu.Unlock()
+
+	if s.agent != nil {
+		if err := s.agent.Close(); err != nil {
+			s.log.WithError(err).Debug("closing agent connection")
+		}
+	}
+	if s.hypervisor != nil {
+		if err := s.hypervisor.StopVM(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stopping VM of sandbox %s: %w", s.cfg.ID, err))
+		}
+	}
+
+	s.mu.Lock()
+	st := s.state
+	s.mu.Unlock()
+
+	errs = append(errs, undoHostState(st)...)
+	return errors.Join(errs...)
+}
+
+// undoHostState unmounts st's mounts and removes its directories, newest
+// first.
+func undoHostState(st SandboxState) []error {
+	var errs []error
+	for i := len(st.Mounts) - 1; i >= 0; i-- {
+		if err := unmount(st.Mounts[i]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for i := len(st.Dirs) - 1; i >= 0; i-- {
+		if err := os.RemoveAll(st.Dirs[i]); err != nil {
+			errs = append(errs, fmt.Errorf("removing %s: %w", st.Dirs[i], err))
+		}
+	}
+	return errs
+}
+
+// makeDir creates dir and records it for teardown.
+func (s *Sandbox) makeDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("creating %s for sandbox %s: %w", dir, s.cfg.ID, err)
+	}
+	return s.persist(func(st *SandboxState) { st.Dirs = append(st.Dirs, dir) })
+}
+
+// persist applies change to the sandbox state and saves it, once the
+// sandbox directory exists.
+func (s *Sandbox) persist(change func(*SandboxState)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	change(&s.state)
+
+	dir := s.cfg.Paths.SandboxDir(s.cfg.ID)
+	if _, err := os.Stat(dir); err != nil {
+		return nil
+	}
+	return saveState(dir, &s.state)
+}
