@@ -152,7 +152,7 @@ func NewQemu(id string, cfg HypervisorConfig, agent AgentConfig, opts ...QemuOpt
 		q.prober = NewExecQEMUProber()
 	}
 	if q.kvm == nil {
-		q.kvm = KVMDevice{Path: defaultKVMDevice}
+		q.kvm = NewKVMDevice(defaultKVMDevice)
 	}
 	if q.log == nil {
 		q.log = logrus.WithField("source", "virtcontainers")

@@ -34,13 +34,13 @@ func (k fakeKVM) HasAIA() (bool, error) { return k.hasAIA, k.aiaErr }
 // and kvmQEMU the same QEMU as built for a riscv64 host with KVM.
 var (
 	qemu72 = QEMUFeatures{
-		Version:      QEMUVersion{7, 2, 22},
+		Version:      QEMUVersion{Major: 7, Minor: 2, Micro: 22},
 		AIAModes:     []AIAMode{AIANone, AIAAPLIC, AIAAPLICIMSIC},
 		Accelerators: []Accelerator{AccelTCG},
 		Seccomp:      true,
 	}
 	kvmQEMU = QEMUFeatures{
-		Version:      QEMUVersion{10, 0, 2},
+		Version:      QEMUVersion{Major: 10, Minor: 0, Micro: 2},
 		AIAModes:     []AIAMode{AIANone, AIAAPLIC, AIAAPLICIMSIC},
 		Accelerators: []Accelerator{AccelKVM, AccelTCG},
 		Seccomp:      true,
@@ -116,7 +116,7 @@ func goldenCases() []goldenCase {
 			}},
 		{name: "tcg-legacy-serial", features: qemu72, cfg: func(c *HypervisorConfig) { c.UseLegacySerial = true }},
 		{name: "tcg-legacy-serial-vsock-no-seccomp", vsock: true,
-			features: QEMUFeatures{Version: QEMUVersion{7, 2, 0}, Accelerators: []Accelerator{AccelTCG}},
+			features: QEMUFeatures{Version: QEMUVersion{Major: 7, Minor: 2, Micro: 0}, Accelerators: []Accelerator{AccelTCG}},
 			cfg:      func(c *HypervisorConfig) { c.UseLegacySerial = true }},
 		{name: "tcg-sized", features: qemu72, cfg: func(c *HypervisorConfig) {
 			c.DefaultVCPUs = 4

@@ -13,7 +13,12 @@ import (
 )
 
 func TestResolveAIA(t *testing.T) {
-	qemu60 := QEMUFeatures{Version: QEMUVersion{6, 0, 0}, Accelerators: []Accelerator{AccelKVM, AccelTCG}}
+	qemu81KVM := QEMUFeatures{
+		Version:      QEMUVersion{Major: 8, Minor: 1, Micro: 0},
+		AIAModes:     []AIAMode{AIANone, AIAAPLIC, AIAAPLICIMSIC},
+		Accelerators: []Accelerator{AccelKVM, AccelTCG},
+	}
+	qemu60 := QEMUFeatures{Version: QEMUVersion{Major: 6, Minor: 0, Micro: 0}, Accelerators: []Accelerator{AccelKVM, AccelTCG}}
 	tests := []struct {
 		name      string
 		requested AIAMode
@@ -36,6 +41,8 @@ func TestResolveAIA(t *testing.T) {
 		{"auto KVM host lacks AIA", AIAAuto, AccelKVM, kvmQEMU, fakeKVM{hasAIA: false}, AIANone, nil},
 		{"auto KVM host unknown", AIAAuto, AccelKVM, kvmQEMU, fakeKVM{aiaErr: ErrAIAUnknown}, AIANone, nil},
 		{"auto QEMU without AIA", AIAAuto, AccelKVM, qemu60, fakeKVM{hasAIA: true}, AIANone, nil},
+		{"imsic KVM on QEMU 8.1", AIAAPLICIMSIC, AccelKVM, qemu81KVM, fakeKVM{hasAIA: true}, "", ErrQEMUTooOld},
+		{"auto KVM on QEMU 8.1", AIAAuto, AccelKVM, qemu81KVM, fakeKVM{hasAIA: true}, AIANone, nil},
 		{"unknown mode", "msi", AccelTCG, qemu72, fakeKVM{}, "", ErrInvalidConfig},
 	}
 	for _, tc := range tests {
@@ -75,11 +82,11 @@ func TestParseProbeOutput(t *testing.T) {
 	}
 
 	v, err := parseQEMUVersion("QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)\nCopyright ...")
-	if err != nil || v != (QEMUVersion{7, 2, 22}) {
+	if err != nil || v != (QEMUVersion{Major: 7, Minor: 2, Micro: 22}) {
 		t.Errorf("parseQEMUVersion = %v, %v, want 7.2.22", v, err)
 	}
 	v, err = parseQEMUVersion("QEMU emulator version 10.0\n")
-	if err != nil || v != (QEMUVersion{10, 0, 0}) {
+	if err != nil || v != (QEMUVersion{Major: 10, Minor: 0, Micro: 0}) {
 		t.Errorf("parseQEMUVersion = %v, %v, want 10.0.0", v, err)
 	}
 	if _, err := parseQEMUVersion("something else"); err == nil {
@@ -100,7 +107,7 @@ esac
 	if err != nil {
 		t.Fatalf("ProbeQEMU: %v", err)
 	}
-	if f.Version != (QEMUVersion{9, 1, 3}) {
+	if f.Version != (QEMUVersion{Major: 9, Minor: 1, Micro: 3}) {
 		t.Errorf("Version = %v, want 9.1.3", f.Version)
 	}
 	if !slices.Equal(f.AIAModes, []AIAMode{AIANone, AIAAPLIC, AIAAPLICIMSIC}) {

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/kata-riscv64/kata-riscv64/virtcontainers/pkg/qemucaps"
 )
 
 // probeTimeout bounds each QEMU run of the prober. Every probe run exits
@@ -116,46 +116,25 @@ func runProbe(path string, args ...string) (string, error) {
 	return stdout.String(), nil
 }
 
-var qemuVersionRE = regexp.MustCompile(`QEMU emulator version (\d+)\.(\d+)(?:\.(\d+))?`)
-
 func parseQEMUVersion(out string) (QEMUVersion, error) {
-	m := qemuVersionRE.FindStringSubmatch(out)
-	if m == nil {
-		return QEMUVersion{}, fmt.Errorf("no version in -version output %q", strings.TrimSpace(out))
-	}
-	var v QEMUVersion
-	v.Major, _ = strconv.Atoi(m[1])
-	v.Minor, _ = strconv.Atoi(m[2])
-	if m[3] != "" {
-		v.Micro, _ = strconv.Atoi(m[3])
+	v, err := qemucaps.ParseVersion(out)
+	if err != nil {
+		return QEMUVersion{}, fmt.Errorf("-version output %q: %w", strings.TrimSpace(out), err)
 	}
 	return v, nil
 }
 
-// parseAIAModes reads the aia line of "-machine virt,help", which QEMU 7.2
-// prints as
-//
-//	aia=<string>           - Set type of AIA interrupt conttoller. Valid values are none, aplic, and aplic-imsic.
+// parseAIAModes keeps the aia= values of "-machine virt,help" that the
+// backend knows.
 func parseAIAModes(out string) []AIAMode {
-	for _, line := range strings.Split(out, "\n") {
-		line = strings.TrimSpace(line)
-		if !strings.HasPrefix(line, "aia=") {
-			continue
+	var modes []AIAMode
+	for _, value := range qemucaps.ParseAIAModes(out) {
+		switch mode := AIAMode(value); mode {
+		case AIANone, AIAAPLIC, AIAAPLICIMSIC:
+			modes = append(modes, mode)
 		}
-		_, values, ok := strings.Cut(line, "Valid values are")
-		if !ok {
-			return nil
-		}
-		var modes []AIAMode
-		for _, word := range strings.FieldsFunc(values, func(r rune) bool { return r == ',' || r == ' ' || r == '.' }) {
-			switch mode := AIAMode(word); mode {
-			case AIANone, AIAAPLIC, AIAAPLICIMSIC:
-				modes = append(modes, mode)
-			}
-		}
-		return modes
 	}
-	return nil
+	return modes
 }
 
 // parseAccelerators reads "-accel help": a header line, then one
