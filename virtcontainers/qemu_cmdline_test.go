@@ -105,8 +105,12 @@ func goldenCases() []goldenCase {
 		{name: "kvm-image", features: kvmQEMU, vsock: true, cfg: func(c *HypervisorConfig) {
 			c.Accelerator = AccelKVM
 			c.InitrdPath = ""
-			c.ImagePath = "/usr/share/kata-containers/kata-containers.img"
+			c.ImagePath = "testdata/image-mbr/kata-containers.img"
 			c.RootfsType = "ext4"
+		}},
+		{name: "tcg-image-boot-initrd", features: qemu72, cfg: func(c *HypervisorConfig) {
+			c.InitrdPath = ""
+			c.ImagePath = "testdata/image-bare/kata-containers.img"
 		}},
 		{name: "tcg-debug", features: qemu72,
 			agent: AgentConfig{EnableDebug: true, EnableTracing: true, DebugConsoleEnabled: true},
@@ -265,8 +269,8 @@ func TestQemuCommandLineRules(t *testing.T) {
 			if strings.Contains(strings.Join(opt("-machine"), ""), "nvdimm") {
 				t.Errorf("-machine %q enables NVDIMM", opt("-machine"))
 			}
-			if launch.image != "" && !strings.Contains(appendArg, "root=/dev/vda1") {
-				t.Errorf("image boot -append %q lacks root=/dev/vda1", appendArg)
+			if launch.image != "" && !strings.Contains(appendArg, "root=/dev/vda") {
+				t.Errorf("image boot -append %q lacks root=/dev/vda", appendArg)
 			}
 			if !strings.Contains(appendArg, "panic=1") {
 				t.Errorf("-append %q lacks panic=1", appendArg)

@@ -30,10 +30,6 @@ const (
 	defaultVCPUs     = 1
 	defaultMemoryMiB = 2048
 
-	// guestImageRoot is where the guest sees the first partition of the
-	// image, which is the first virtio-blk disk.
-	guestImageRoot = "/dev/vda1"
-
 	// sharedFSTag is the mount tag of the sandbox's shared directory, the same
 	// as upstream Kata's so guests built for it mount it unchanged.
 	sharedFSTag = "kataShared"
@@ -199,13 +195,15 @@ func (m virtMachine) machineOption(memoryBackend string) string {
 type kernelParamsInput struct {
 	debug        bool
 	legacySerial bool
-	image        bool
-	rootfsType   string
-	vcpus        uint32
-	agent        AgentConfig
-	transport    VirtioTransport
-	userParams   []string
-	blockDriver  BlockDeviceDriver
+	// rootDevice is the guest device of the image's root filesystem, or ""
+	// for an initrd boot.
+	rootDevice  string
+	rootfsType  string
+	vcpus       uint32
+	agent       AgentConfig
+	transport   VirtioTransport
+	userParams  []string
+	blockDriver BlockDeviceDriver
 }
 
 // guestKernelParams builds the guest kernel command line. The user's
@@ -231,12 +229,12 @@ func guestKernelParams(in kernelParamsInput) []string {
 
 	params = append(params, "panic=1", fmt.Sprintf("nr_cpus=%d", in.vcpus))
 
-	if in.image {
+	if in.rootDevice != "" {
 		fsType := in.rootfsType
 		if fsType == "" {
 			fsType = "ext4"
 		}
-		params = append(params, "root="+guestImageRoot, "rootflags=data=ordered,errors=remount-ro", "ro", "rootfstype="+fsType)
+		params = append(params, "root="+in.rootDevice, "rootflags=data=ordered,errors=remount-ro", "ro", "rootfstype="+fsType)
 		params = append(params,
 			"systemd.unit=kata-containers.target",
 			"systemd.mask=systemd-networkd.service",
