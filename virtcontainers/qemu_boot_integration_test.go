@@ -147,9 +147,7 @@ func TestQemuBootTCG(t *testing.T) {
 	if err := waitForConsole(q.ConsoleLogPath(), initMarker, q.Exited(), bootTimeout); err != nil {
 		t.Fatal(err)
 	}
-	// NOTE: once the agent's host client exists, this test also runs its
-	// Health Check over AgentURL; until then the console marker is the
-	// boot's end point.
+	// TestQemuBootToAgentHealth goes on from here to the agent.
 
 	if err := q.PauseVM(ctx); err != nil {
 		t.Fatalf("PauseVM: %v", err)
