@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -366,4 +367,39 @@ func TestQemuBootVariants(t *testing.T) {
 			assertNothingLeft(t, runRoot)
 		})
 	}
+}
+
+// TestQemuKVMUnusableHere asks for KVM with the real prober and /dev/kvm. On
+// an x86 build host qemu-system-riscv64 has no KVM accelerator, whatever
+// /dev/kvm is, so the start must fail with the hint to the checker and TCG.
+func TestQemuKVMUnusableHere(t *testing.T) {
+	if runtime.GOARCH == "riscv64" && !isEmulated() {
+		t.Skip("needs a host whose KVM cannot run riscv64 guests")
+	}
+	kernel, initrd := guestAssetsFromBuild(t)
+	cfg := bootConfig(t, kernel, initrd)
+	cfg.Accelerator = AccelKVM
+	runRoot := t.TempDir()
+	q, err := NewQemu("kvm", cfg, AgentConfig{}, WithRunRoot(runRoot))
+	if err != nil {
+		t.Fatalf("NewQemu: %v", err)
+	}
+
+	err = q.StartVM(context.Background())
+	if !errors.Is(err, ErrKVMUnusable) {
+		t.Fatalf("StartVM error = %v, want ErrKVMUnusable", err)
+	}
+	for _, want := range []string{"kata-runtime check", `accelerator = "tcg"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("StartVM error = %q, want it to contain %q", err, want)
+		}
+	}
+	assertNothingLeft(t, runRoot)
+}
+
+// isEmulated reports whether this riscv64 process runs under qemu-user on
+// another architecture, where /proc/cpuinfo describes the real CPU.
+func isEmulated() bool {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	return err == nil && !strings.Contains(string(b), "isa")
 }
