@@ -1,4 +1,4 @@
-// This file holds what the QEMU backend knows about QEMU's riscv64 virt
+// This file contains the QEMU backend's model of QEMU's riscv64 virt
 // machine: machine and CPU options, AIA, firmware, the guest kernel command
 // line, and the requests the machine cannot serve.
 //
@@ -247,8 +247,8 @@ func guestKernelParams(in kernelParamsInput) []string {
 	}
 
 	if in.blockDriver == BlockDriverVirtioSCSI {
-		// The agent scans for the disks it is told about, so an automatic
-		// scan of every LUN only slows the boot.
+		// The agent scans for the disks that the runtime's requests name,
+		// so an automatic scan of every LUN only slows the boot.
 		params = append(params, "scsi_mod.scan=none")
 	}
 

@@ -201,7 +201,7 @@ func (q *Qemu) StartVM(ctx context.Context) (err error) {
 		return err
 	}
 	if status.Status != "running" {
-		return fmt.Errorf("QEMU reports status %q after start, want \"running\"", status.Status)
+		return fmt.Errorf("QEMU status after start is %q, expected \"running\"", status.Status)
 	}
 
 	q.res = res

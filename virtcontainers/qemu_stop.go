@@ -7,8 +7,8 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
-// StopVM implements Hypervisor. It asks the guest to power down
-// (system_powerdown), then asks QEMU to quit, then kills it, waiting part of
+// StopVM implements Hypervisor. It requests a guest power-down
+// (system_powerdown), then QEMU's exit (quit), then kills QEMU, waiting part of
 // the stop timeout (or of ctx's deadline, when sooner) after each step. It
 // then removes the VM's directory.
 //

@@ -7,9 +7,9 @@ import (
 	"time"
 )
 
-// ErrAgentTimeout reports an agent that did not answer within the dial
+// ErrAgentTimeout reports an agent that did not respond within the dial
 // timeout.
-var ErrAgentTimeout = errors.New("agent did not answer")
+var ErrAgentTimeout = errors.New("agent did not respond")
 
 // AgentCheck dials the agent at url, in Hypervisor.AgentURL's forms, and
 // returns nil once the agent answers, for example to a Health Check.
@@ -19,7 +19,7 @@ type AgentCheck func(ctx context.Context, url string) error
 const agentRetryInterval = 100 * time.Millisecond
 
 // StartVMAndWaitForAgent starts the VM and retries check until it succeeds
-// or dialTimeout passes. When the agent does not answer in time, or the VMM
+// or dialTimeout passes. When the agent does not respond in time, or the VMM
 // exits first, it stops the VM, which removes every process and file the
 // start created, and returns the last check error.
 func StartVMAndWaitForAgent(ctx context.Context, h Hypervisor, check AgentCheck, dialTimeout time.Duration) error {
