@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -14,6 +15,12 @@ var ErrAgentTimeout = errors.New("agent did not respond")
 // AgentCheck dials the agent at url, in Hypervisor.AgentURL's forms, and
 // returns nil once the agent answers, for example to a Health Check.
 type AgentCheck func(ctx context.Context, url string) error
+
+// consoleLogOwner is a Hypervisor that copies the guest console into a file,
+// which StopVM removes: a failed wait quotes its end before stopping.
+type consoleLogOwner interface {
+	ConsoleLogPath() string
+}
 
 // agentRetryInterval is the pause between two failed agent checks.
 const agentRetryInterval = 100 * time.Millisecond
@@ -30,6 +37,11 @@ func StartVMAndWaitForAgent(ctx context.Context, h Hypervisor, check AgentCheck,
 	err := waitForAgent(ctx, h, check, dialTimeout)
 	if err == nil {
 		return nil
+	}
+	if c, ok := h.(consoleLogOwner); ok {
+		if tail := strings.TrimSpace(fileTail(c.ConsoleLogPath(), consoleTailBytes)); tail != "" {
+			err = fmt.Errorf("%w\nguest console (last %d bytes):\n%s", err, consoleTailBytes, tail)
+		}
 	}
 
 	stopCtx, cancel := context.WithTimeout(context.Background(), defaultStopTimeout)
