@@ -73,7 +73,7 @@ unit-riscv64:
 
 # Integration tests boot real VMs under TCG and build real root filesystems;
 # they need root and the packages of 'make deps'.
-integration: build
+integration: build guest
 	$(GO) test -tags integration -count=1 -timeout 40m ./...
 
 # The end-to-end tests run inside the emulated riscv64 host of tools/hostvm,
@@ -81,7 +81,9 @@ integration: build
 # $(BUILD_DIR)/hostvm.
 # hostvm runs from build/ rather than through 'go run', which would turn the
 # tests' exit code into 1.
-e2e: build
+e2e: build guest
+	@mkdir -p $(BUILD_DIR)/configs
+	cp configs/*.toml $(BUILD_DIR)/configs/
 	$(BUILD_DIR)/$(HOST_GOARCH)/hostvm e2e
 
 # Builds the emulated host image without running anything in it.

@@ -11,6 +11,9 @@ set -eu
 BUILD=${BUILD:-/mnt/build}
 WORK=${WORK:-/run/kata-demo}
 MESSAGE=${MESSAGE:-"Hello from a riscv64 Kata Containers sandbox"}
+# Seconds to wait for the guest's agent. Under nested virtualization in the
+# emulated host a guest boots in tens of seconds; on hardware in a few.
+DIAL_TIMEOUT=${DIAL_TIMEOUT:-180}
 
 step() { printf '\n== %s\n' "$*"; }
 
@@ -28,6 +31,7 @@ config=/etc/kata-containers/configuration.toml
 # The guest boots from the initrd whose init is the agent: the fastest start.
 sed -e "s|^kernel = .*|kernel = \"$BUILD/guest/vmlinux.container\"|" \
 	-e "s|^image = .*|initrd = \"$BUILD/guest/kata-containers-initrd.img\"|" \
+	-e "s|^dial_timeout = .*|dial_timeout = $DIAL_TIMEOUT|" \
 	"$BUILD/demo/configuration-qemu.toml" >"$config"
 echo "configuration: $config"
 

@@ -122,7 +122,13 @@ func dialVsock(ctx context.Context, cid, port uint32) (net.Conn, error) {
 	done := make(chan result, 1)
 	go func() {
 		c, err := vsock.Dial(cid, port, nil)
-		done <- result{c, err}
+		if err != nil {
+			// A nil *vsock.Conn in the net.Conn field would not compare
+			// equal to nil below.
+			done <- result{nil, err}
+			return
+		}
+		done <- result{c, nil}
 	}()
 
 	select {
