@@ -21,7 +21,7 @@ import (
 )
 
 // guestBootTimeout bounds the TCG boot of the guest up to the agent's
-// first answer on a 2-core x86 machine, where it takes 10 to 40 s.
+// first reply. On a 2-core x86 machine that took 10 to 40 s.
 const guestBootTimeout = 3 * time.Minute
 
 // guestAssets returns the kernel and agent-init initrd that `make guest`

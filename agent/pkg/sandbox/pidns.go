@@ -57,7 +57,7 @@ func (s *Sandbox) stopPidNamespace() {
 }
 
 // setPidNamespace makes the container join the sandbox's PID namespace when
-// the request asks for it and the sandbox has one, else gives it a PID
+// the request sets sandbox_pidns and the sandbox has one, else gives it a PID
 // namespace of its own, as upstream's agent does. The caller holds s.mu.
 func (s *Sandbox) setPidNamespace(spec *specs.Spec, sandboxPidns bool) {
 	if spec.Linux == nil {
