@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -39,6 +41,8 @@ func CleanupSandbox(paths Paths, id string) error {
 		}
 	}
 	errs = append(errs, undoHostState(*st)...)
+	// Container mounts live only in the dead shim's memory; find them.
+	errs = append(errs, unmountUnder(filepath.Dir(paths.SharedDir(id)))...)
 	for _, dir := range []string{paths.VMDir(id), paths.SandboxDir(id), filepath.Dir(paths.SharedDir(id))} {
 		if err := os.RemoveAll(dir); err != nil {
 			errs = append(errs, fmt.Errorf("removing %s: %w", dir, err))
@@ -81,4 +85,32 @@ func isZombie(pid int) bool {
 	// itself contain spaces or parentheses.
 	end := bytes.LastIndexByte(stat, ')')
 	return end > 0 && end+2 < len(stat) && stat[end+2] == 'Z'
+}
+
+// unmountUnder unmounts every mount point below dir, deepest first, as
+// listed in /proc/self/mountinfo.
+func unmountUnder(dir string) []error {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return []error{fmt.Errorf("listing mounts under %s: %w", dir, err)}
+	}
+
+	var points []string
+	prefix := filepath.Clean(dir) + "/"
+	for _, line := range strings.Split(string(data), "\n") {
+		fields := strings.Fields(line)
+		// The fifth field is the mount point, with spaces escaped as \040.
+		if len(fields) > 4 && strings.HasPrefix(fields[4], prefix) {
+			points = append(points, strings.ReplaceAll(fields[4], "\\040", " "))
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(points)))
+
+	var errs []error
+	for _, p := range points {
+		if err := unmount(p); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
 }

@@ -464,3 +464,33 @@ func TestCleanupSandboxSparesOtherProcesses(t *testing.T) {
 		t.Errorf("a process not of the sandbox was killed: %v", err)
 	}
 }
+
+func TestCleanupSandboxUnmountsContainerMounts(t *testing.T) {
+	requireRoot(t)
+	paths := testPaths(t)
+	const id = "sbmounts-5e1"
+
+	dir := paths.SandboxDir(id)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := saveState(dir, &SandboxState{ID: id}); err != nil {
+		t.Fatal(err)
+	}
+	// A container rootfs the dead shim shared but never persisted.
+	target := filepath.Join(paths.SharedDir(id), "c1", "rootfs")
+	if err := bindMount(t.TempDir(), target, false); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := CleanupSandbox(paths, id); err != nil {
+		t.Fatalf("CleanupSandbox: %v", err)
+	}
+	if isMountPoint(t, target) {
+		unmount(target)
+		t.Fatalf("%s still mounted after CleanupSandbox", target)
+	}
+	if _, err := os.Stat(filepath.Dir(paths.SharedDir(id))); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("shared directory left behind (stat error %v)", err)
+	}
+}

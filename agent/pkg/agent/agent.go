@@ -52,16 +52,26 @@ type Options struct {
 	PowerOff bool
 }
 
+// defaultPath is the PATH of the agent when it runs as PID 1.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 // Run runs the agent until ctx ends, SIGTERM or SIGINT arrives, or the
 // sandbox is destroyed.
 func Run(ctx context.Context, opts Options) error {
 	initDaemon := os.Getpid() == 1
 	log := logrus.WithField("source", "kata-agent")
 
-	// As PID 1 nothing is mounted yet, not even /proc for the command line.
+	// As PID 1 nothing is mounted yet, not even /proc for the command line,
+	// and the kernel starts init without PATH, which the OCI runtime lookup
+	// and the container processes need.
 	if initDaemon {
 		if err := initd.MountAll("/", initd.BootMounts); err != nil {
 			return err
+		}
+		if os.Getenv("PATH") == "" {
+			if err := os.Setenv("PATH", defaultPath); err != nil {
+				return fmt.Errorf("setting PATH: %w", err)
+			}
 		}
 	}
 
@@ -107,11 +117,14 @@ func Run(ctx context.Context, opts Options) error {
 		prepareGuest(log, modules, nw, opts.ModulesLoadDir)
 	}
 
+	// Without an OCI runtime the agent still serves Health and the guest
+	// methods, and CreateContainer explains what is missing.
 	runtimePath, err := container.FindRuntime(cfg.OCIRuntime)
 	if err != nil {
-		return err
+		log.WithError(err).Error("no OCI runtime: containers cannot be created")
+	} else {
+		log.WithField("runtime", runtimePath).Info("OCI runtime selected")
 	}
-	log.WithField("runtime", runtimePath).Info("OCI runtime selected")
 
 	sb := sandbox.New(sandbox.Config{
 		Runtime: container.Runtime{
@@ -120,11 +133,13 @@ func Run(ctx context.Context, opts Options) error {
 			BundleRoot: filepath.Join(opts.StateDir, "bundles"),
 			Reaper:     rp,
 			Log:        log,
+			NoPivot:    container.RootIsInitramfs(),
 		},
 		ResolvConf:  opts.ResolvConf,
 		SetHostname: opts.SetHostname,
 		Cgroups:     cgroupstats.Paths{Proc: opts.ProcDir, Cgroup: opts.CgroupDir},
 		Modules:     modules,
+		Sysfs:       opts.SysDir,
 	}, log)
 
 	destroyed := make(chan struct{})
@@ -143,7 +158,7 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 
-	addr := channel.Select(cfg.ServerAddr, config.DefaultSerialPort, config.DefaultVsockAddr)
+	addr := channel.Select(cfg.ServerAddr, config.DefaultSerialPort, config.DefaultVsockAddr, opts.SysDir)
 	l, err := channel.Listen(addr, log.WithField("subsystem", "channel"))
 	if err != nil {
 		return err
@@ -163,7 +178,9 @@ func Run(ctx context.Context, opts Options) error {
 			err = nil
 		}
 	}
-	srv.Close()
+	if err := srv.Close(); err != nil {
+		log.WithError(err).Warn("failed to close the ttrpc server")
+	}
 
 	if opts.PowerOff {
 		log.Info("powering the guest off")

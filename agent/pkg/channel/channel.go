@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -24,15 +25,37 @@ const (
 
 // Select returns the address to listen on: addr when set, else the
 // virtio-serial port when the guest has it (QEMU adds one only where the
-// host lacks vhost-vsock), else vsock port 1024.
-func Select(addr, serialPort, vsockAddr string) string {
+// host lacks vhost-vsock), else vsock port 1024. sysRoot is where sysfs is
+// mounted, "/sys" outside tests.
+func Select(addr, serialPort, vsockAddr, sysRoot string) string {
 	if addr != "" {
 		return addr
 	}
 	if _, err := os.Stat(serialPort); err == nil {
 		return SchemeSerial + "://" + serialPort
 	}
+	if dev := findSerialPort(sysRoot, filepath.Base(serialPort)); dev != "" {
+		return SchemeSerial + "://" + dev
+	}
 	return vsockAddr
+}
+
+// findSerialPort returns the device node of the virtio-serial port called
+// name, found through sysfs. The /dev/virtio-ports/NAME links are made by
+// udev, which a guest with the agent as init does not run; the kernel's
+// devtmpfs still creates the port's /dev/vportNpM node.
+func findSerialPort(sysRoot, name string) string {
+	ports, err := os.ReadDir(filepath.Join(sysRoot, "class", "virtio-ports"))
+	if err != nil {
+		return ""
+	}
+	for _, p := range ports {
+		got, err := os.ReadFile(filepath.Join(sysRoot, "class", "virtio-ports", p.Name(), "name"))
+		if err == nil && strings.TrimSpace(string(got)) == name {
+			return filepath.Join("/dev", p.Name())
+		}
+	}
+	return ""
 }
 
 // Listen opens a listener for addr: vsock://CID:PORT (CID -1 means any),

@@ -15,6 +15,24 @@ import (
 
 func testLog() *logrus.Entry { return logrus.NewEntry(logrus.New()) }
 
+func TestSelectFindsPortThroughSysfs(t *testing.T) {
+	sys := t.TempDir()
+	for name, port := range map[string]string{"vport1p1": "org.qemu.guest_agent.0", "vport1p2": "agent.channel.0"} {
+		dir := filepath.Join(sys, "class", "virtio-ports", name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "name"), []byte(port+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	got := Select("", filepath.Join(t.TempDir(), "agent.channel.0"), "vsock://-1:1024", sys)
+	if want := "serial:///dev/vport1p2"; got != want {
+		t.Errorf("Select = %q, want %q", got, want)
+	}
+}
+
 func TestSelect(t *testing.T) {
 	dir := t.TempDir()
 	port := filepath.Join(dir, "agent.channel.0")
@@ -30,13 +48,13 @@ func TestSelect(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			os.Remove(port)
+			_ = os.Remove(port)
 			if tt.portExists {
 				if err := os.WriteFile(port, nil, 0o600); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if got := Select(tt.addr, port, "vsock://-1:1024"); got != tt.want {
+			if got := Select(tt.addr, port, "vsock://-1:1024", filepath.Join(dir, "no-sysfs")); got != tt.want {
 				t.Errorf("Select = %q, want %q", got, tt.want)
 			}
 		})
@@ -46,7 +64,7 @@ func TestSelect(t *testing.T) {
 func TestListenRejectsBadAddresses(t *testing.T) {
 	for _, addr := range []string{"", "tcp://0.0.0.0:1024", "vsock://1024", "vsock://x:1024", "vsock://-1:port", "unix://"} {
 		if l, err := Listen(addr, testLog()); err == nil {
-			l.Close()
+			_ = l.Close()
 			t.Errorf("Listen(%q) succeeded, want an error", addr)
 		}
 	}
@@ -61,12 +79,12 @@ func TestListenUnixReplacesStaleSocket(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Listen: %v", err)
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	c, err := net.Dial("unix", path)
 	if err != nil {
 		t.Fatalf("Dial: %v", err)
 	}
-	c.Close()
+	_ = c.Close()
 }
 
 // TestSerialListenerOverPty runs the listener on a pseudo terminal slave,
@@ -77,10 +95,10 @@ func TestSerialListenerOverPty(t *testing.T) {
 	if err != nil {
 		t.Skipf("no pseudo terminals: %v", err)
 	}
-	defer master.Close()
+	defer func() { _ = master.Close() }()
 
 	l := NewSerialListener(slave, testLog())
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 
 	for round := 0; round < 2; round++ {
 		conn, err := l.Accept()
@@ -111,7 +129,7 @@ func TestSerialListenerOverPty(t *testing.T) {
 		if string(back) != "pong" {
 			t.Errorf("round %d: host read %q, want %q", round, back, "pong")
 		}
-		conn.Close()
+		_ = conn.Close()
 	}
 }
 
@@ -121,7 +139,7 @@ func TestSerialListenerOneConnectionAtATime(t *testing.T) {
 		t.Skipf("no pseudo terminals: %v", err)
 	}
 	l := NewSerialListener(slave, testLog())
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 
 	first, err := l.Accept()
 	if err != nil {
@@ -131,18 +149,18 @@ func TestSerialListenerOneConnectionAtATime(t *testing.T) {
 	go func() {
 		c, err := l.Accept()
 		if c != nil {
-			c.Close()
+			_ = c.Close()
 		}
 		accepted <- err
 	}()
 
 	select {
-	case <-accepted:
-		t.Fatalf("second Accept returned while the first connection was open")
+	case err := <-accepted:
+		t.Fatalf("second Accept returned (%v) while the first connection was open", err)
 	case <-time.After(200 * time.Millisecond):
 	}
 
-	first.Close()
+	_ = first.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	select {

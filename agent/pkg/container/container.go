@@ -31,28 +31,35 @@ type Container struct {
 	init *process.Process
 
 	mu sync.Mutex
-	// state and execs are guarded by mu.
+	// state, execs and forgetting are guarded by mu.
 	state State
 	execs map[string]*process.Process
+	// forgetting marks exec ids whose process is being dropped after
+	// WaitProcess.
+	forgetting map[string]bool
 }
 
 // Create creates container id from spec with the OCI runtime, with its init
 // process stopped before the user program until Start. The streams of the
 // init process are pipes, or a terminal when spec.Process.Terminal is set.
-func Create(ctx context.Context, rt *Runtime, id string, spec *specs.Spec) (_ *Container, retErr error) {
+func Create(ctx context.Context, rt *Runtime, id string, spec *specs.Spec) (*Container, error) {
 	if spec == nil || spec.Process == nil {
 		return nil, fmt.Errorf("container %s: OCI spec has no process: %w", id, errdefs.ErrInvalidArgument)
 	}
 	if len(spec.Process.Args) == 0 {
 		return nil, fmt.Errorf("container %s: OCI spec process has no args: %w", id, errdefs.ErrInvalidArgument)
 	}
+	if rt.Command == "" {
+		return nil, fmt.Errorf("container %s: the guest has no OCI runtime: install crun or runc in the guest image: %w", id, errdefs.ErrFailedPrecondition)
+	}
 
 	bundle := rt.bundleDir(id)
 	if err := prepareBundle(bundle, spec); err != nil {
 		return nil, fmt.Errorf("container %s: %w", id, err)
 	}
+	created := false
 	defer func() {
-		if retErr != nil {
+		if !created {
 			if err := removeBundle(bundle); err != nil {
 				rt.Log.WithError(err).WithField("container", id).Error("failed to remove the bundle of a container that failed to start")
 			}
@@ -70,8 +77,9 @@ func Create(ctx context.Context, rt *Runtime, id string, spec *specs.Spec) (_ *C
 			Log:       filepath.Join(bundle, "runtime-log.json"),
 			LogFormat: runc.JSON,
 		},
-		state: Created,
-		execs: make(map[string]*process.Process),
+		state:      Created,
+		execs:      make(map[string]*process.Process),
+		forgetting: make(map[string]bool),
 	}
 
 	proc, streams, err := newStreams(id, "", spec.Process.User, spec.Process.Terminal)
@@ -79,7 +87,11 @@ func Create(ctx context.Context, rt *Runtime, id string, spec *specs.Spec) (_ *C
 		return nil, err
 	}
 	pidFile := filepath.Join(bundle, "init.pid")
-	opts := &runc.CreateOpts{PidFile: pidFile, IO: streams.io, ConsoleSocket: streams.consoleSocket}
+	opts := &runc.CreateOpts{PidFile: pidFile, IO: streams.io, NoPivot: rt.NoPivot}
+	if streams.consoleSocket != nil {
+		// A typed nil in the interface would make go-runc pass a console socket.
+		opts.ConsoleSocket = streams.consoleSocket
+	}
 
 	watch := rt.Reaper.Watch(func(status int) { c.initExited(status) })
 	if err := c.runc.Create(ctx, id, bundle, opts); err != nil {
@@ -95,7 +107,9 @@ func Create(ctx context.Context, rt *Runtime, id string, spec *specs.Spec) (_ *C
 	if err != nil {
 		watch.Cancel()
 		streams.close()
-		c.runc.Delete(context.WithoutCancel(ctx), id, &runc.DeleteOpts{Force: true})
+		if derr := c.runc.Delete(context.WithoutCancel(ctx), id, &runc.DeleteOpts{Force: true}); derr != nil {
+			c.log.WithError(derr).Error("failed to delete a container whose creation failed")
+		}
 		return nil, fmt.Errorf("container %s: %w", id, err)
 	}
 	proc.SetPid(pid)
@@ -103,6 +117,7 @@ func Create(ctx context.Context, rt *Runtime, id string, spec *specs.Spec) (_ *C
 	watch.SetPid(pid)
 
 	c.log.WithField("pid", pid).Info("container created")
+	created = true
 	return c, nil
 }
 

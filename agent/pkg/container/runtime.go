@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
 
 	"github.com/kata-riscv64/kata-riscv64/agent/pkg/reaper"
 )
@@ -23,6 +24,20 @@ type Runtime struct {
 	Reaper *reaper.Reaper
 	// Log is the agent's logger; containers add their id.
 	Log *logrus.Entry
+	// NoPivot makes the runtime enter the container's root with chroot
+	// instead of pivot_root(2), which fails with EINVAL while the guest's
+	// root is the initramfs; see RootIsInitramfs.
+	NoPivot bool
+}
+
+// RootIsInitramfs reports whether / is the kernel's initramfs (ramfs or
+// tmpfs), as in a guest booted from an initrd with the agent as init.
+func RootIsInitramfs() bool {
+	var st unix.Statfs_t
+	if err := unix.Statfs("/", &st); err != nil {
+		return false
+	}
+	return st.Type == unix.RAMFS_MAGIC || st.Type == unix.TMPFS_MAGIC
 }
 
 // FindRuntime returns the OCI runtime binary to use: name when it is not

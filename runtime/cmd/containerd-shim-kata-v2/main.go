@@ -17,5 +17,7 @@ var (
 
 func main() {
 	containerdshim.SetVersion(version, commit)
-	shim.Run(containerdshim.RuntimeName, containerdshim.New)
+	// The shim waits for its own children (QEMU, virtiofsd) to learn how
+	// they ended; the library's reaper would take their exit statuses first.
+	shim.Run(containerdshim.RuntimeName, containerdshim.New, func(c *shim.Config) { c.NoReaper = true })
 }

@@ -66,6 +66,16 @@ func TestCheckCommandJSON(t *testing.T) {
 	}
 }
 
+func TestCheckCommandUpstreamFlags(t *testing.T) {
+	requireForeignHost(t)
+	for _, args := range [][]string{{"--no-network-checks"}, {"-n"}, {"--strict"}, {"-s", "-v"}} {
+		var stdout, stderr bytes.Buffer
+		if code := runCheckTo(&stdout, &stderr, globalOptions{}, args); code != 1 {
+			t.Errorf("check %q: exit code %d, want 1 (the architecture verdict), stderr %q", args, code, stderr.String())
+		}
+	}
+}
+
 func TestCheckCommandUsageErrors(t *testing.T) {
 	for _, args := range [][]string{{"--no-such-flag"}, {"extra"}} {
 		var stdout, stderr bytes.Buffer

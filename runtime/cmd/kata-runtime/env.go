@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/kata-riscv64/kata-riscv64/runtime/pkg/check"
 	"github.com/kata-riscv64/kata-riscv64/runtime/pkg/config"
 	"github.com/kata-riscv64/kata-riscv64/runtime/pkg/env"
 )
@@ -38,20 +40,26 @@ func envMain(g globalOptions, args []string, stdout, stderr io.Writer) int {
 	// kernel or image is not installed yet; the missing files are logged.
 	cfg, err := config.Loader{Lenient: true, Log: log.WithField("subsystem", "config")}.Load(g.configPath)
 	if err != nil {
-		fmt.Fprintf(stderr, "kata-runtime env: %v\n", err)
+		_, _ = fmt.Fprintf(stderr, "kata-runtime env: %v\n", err)
 		return 1
 	}
 	for _, p := range cfg.MissingFiles {
 		log.WithField("subsystem", "config").Warn(p.Error())
 	}
 
-	info := env.Gather(env.Options{Config: cfg, Version: version, Commit: commit, Log: log})
+	info := env.Gather(env.Options{
+		Config:  cfg,
+		Version: version,
+		Commit:  commit,
+		Log:     log,
+		Capable: func() bool { return checkCapable(cfg, log) },
+	})
 	write := env.WriteTOML
 	if *asJSON {
 		write = env.WriteJSON
 	}
 	if err := write(stdout, info); err != nil {
-		fmt.Fprintf(stderr, "kata-runtime env: %v\n", err)
+		_, _ = fmt.Fprintf(stderr, "kata-runtime env: %v\n", err)
 		return 1
 	}
 	return 0
@@ -67,4 +75,26 @@ func commandLogger(g globalOptions, subsystem string, w io.Writer) *logrus.Entry
 		logger.SetLevel(logrus.DebugLevel)
 	}
 	return logger.WithFields(logrus.Fields{"source": "kata-runtime", "subsystem": subsystem})
+}
+
+// checkCapable runs kata-runtime check's list against the host and cfg and
+// reports whether every check passed. Upstream's kata-env fills
+// VMContainerCapable the same way, from its own host checks.
+func checkCapable(cfg *config.Config, log *logrus.Entry) bool {
+	host, err := check.NewHost()
+	if err != nil {
+		log.WithError(err).Warn("cannot describe the host for the checks")
+		return false
+	}
+
+	in := check.Input{
+		ConfigPath:     cfg.Path,
+		HypervisorType: cfg.HypervisorType,
+		Hypervisor:     &cfg.Hypervisor,
+		Agent:          &cfg.Agent,
+	}
+	for _, p := range cfg.MissingFiles {
+		in.MissingFiles = append(in.MissingFiles, check.ConfigProblem{Key: p.Key, Value: p.Value, Reason: p.Reason, Fix: p.Fix})
+	}
+	return check.Run(context.Background(), host, in).Capable
 }

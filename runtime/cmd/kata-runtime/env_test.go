@@ -63,7 +63,7 @@ func TestEnvCommandRejectsInvalidConfig(t *testing.T) {
 	if code != 1 {
 		t.Errorf("exit code %d, want 1", code)
 	}
-	if want := path + ":3: hypervisor.qemu.default_memroy: unknown key"; !strings.Contains(stderr.String(), want) {
+	if want := path + ":3: hypervisor.qemu.default_memroy = 1: unknown key"; !strings.Contains(stderr.String(), want) {
 		t.Errorf("stderr = %q, want it to contain %q", stderr.String(), want)
 	}
 	if stdout.Len() != 0 {

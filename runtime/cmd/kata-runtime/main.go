@@ -68,7 +68,7 @@ func run(args []string) int {
 		case a == "--show-default-config-paths":
 			// Upstream's flag: the files looked up when neither --config
 			// nor KATA_CONF_FILE is given, in order.
-			for _, p := range config.DefaultPaths {
+			for _, p := range config.DefaultPaths() {
 				fmt.Println(p)
 			}
 			return 0
@@ -99,7 +99,7 @@ func usage() {
 	fmt.Fprintf(os.Stderr, "Usage: kata-runtime [--config FILE] [--debug] COMMAND [OPTIONS]\n\n"+
 		"--config (alias --kata-config) selects the configuration file; without it the\n"+
 		"runtime reads $%s, else the first of:\n", config.EnvConfFile)
-	for _, p := range config.DefaultPaths {
+	for _, p := range config.DefaultPaths() {
 		fmt.Fprintf(os.Stderr, "  %s\n", p)
 	}
 	fmt.Fprintf(os.Stderr, "\nCommands:\n")

@@ -67,6 +67,13 @@ func checkArchitecture(h *Host) archResult {
 		}
 		c.Fix = "run kata-runtime check on a riscv64 host whose CPU has the H extension, or inside a riscv64 VM (qemu-system-riscv64 -cpu rv64,h=true)"
 
+	case cpu != "" && source == "uname":
+		// Kernels before 6.1 have no /proc/sys/kernel/arch, so only
+		// /proc/cpuinfo shows that qemu-user rewrote uname.
+		c.Result = Fail
+		c.Reason = fmt.Sprintf("this is not a riscv64 host: uname reports riscv64, but /proc/cpuinfo describes %s, so this riscv64 binary most likely runs under user-mode emulation (qemu-user)", cpu)
+		c.Fix = "run kata-runtime check on a riscv64 host whose CPU has the H extension, or inside a riscv64 VM (qemu-system-riscv64 -cpu rv64,h=true)"
+
 	case cpu != "":
 		c.Result = Fail
 		c.Reason = fmt.Sprintf("the kernel reports riscv64, but /proc/cpuinfo describes %s", cpu)

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"debug/elf"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 
 	vc "github.com/kata-riscv64/kata-riscv64/virtcontainers"
@@ -32,7 +34,7 @@ func (e *environment) checkKernel() Check {
 	info, err := riscv.DetectKernelFile(hc.KernelPath)
 	if err != nil {
 		c.Result = Fail
-		c.Reason = fmt.Sprintf("guest kernel %s: %v", hc.KernelPath, err)
+		c.Reason = "guest kernel " + describeFileError(hc.KernelPath, err)
 		c.Fix = "install the guest kernel (a riscv64 Image) or correct kernel in " + section
 		return c
 	}
@@ -95,7 +97,7 @@ func (e *environment) checkRootfs() Check {
 	header, err := readHeader(p, 4096)
 	if err != nil {
 		c.Result = Fail
-		c.Reason = fmt.Sprintf("guest %s %s: %v", kind, p, err)
+		c.Reason = fmt.Sprintf("guest %s %s", kind, describeFileError(p, err))
 		c.Fix = fmt.Sprintf("build it with osbuilder or correct %s in %s", kind, section)
 		return c
 	}
@@ -152,26 +154,31 @@ func (e *environment) checkFirmware() Check {
 	header, err := readHeader(hc.FirmwarePath, 64)
 	if err != nil {
 		c.Result = Fail
-		c.Reason = fmt.Sprintf("firmware %s: %v", hc.FirmwarePath, err)
+		c.Reason = "firmware " + describeFileError(hc.FirmwarePath, err)
 		c.Fix = "install OpenSBI (Debian package opensbi) or correct firmware in [hypervisor.qemu]"
 		return c
 	}
 	if bytes.HasPrefix(header, []byte(elf.ELFMAG)) {
-		f, err := elf.Open(hc.FirmwarePath)
-		if err != nil || f.Machine != elf.EM_RISCV || f.Class != elf.ELFCLASS64 {
+		if !isRISCV64ELF(hc.FirmwarePath) {
 			c.Result = Fail
 			c.Reason = fmt.Sprintf("firmware %s is an ELF file but not a 64-bit RISC-V one", hc.FirmwarePath)
 			c.Fix = "use a riscv64 OpenSBI build, such as fw_dynamic.elf of the opensbi package"
-			if f != nil {
-				f.Close()
-			}
 			return c
 		}
-		f.Close()
 	}
 	c.Result = Pass
 	c.Reason = fmt.Sprintf("firmware %s for QEMU under TCG", hc.FirmwarePath)
 	return c
+}
+
+// isRISCV64ELF reports whether path is a 64-bit RISC-V ELF file.
+func isRISCV64ELF(path string) bool {
+	f, err := elf.Open(path)
+	if err != nil {
+		return false
+	}
+	defer func() { _ = f.Close() }() // read-only, so a close error loses nothing
+	return f.Machine == elf.EM_RISCV && f.Class == elf.ELFCLASS64
 }
 
 // readHeader reads the first n bytes of path (fewer when it is shorter) and
@@ -181,7 +188,7 @@ func readHeader(path string, n int) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only, so a close error loses nothing
 	st, err := f.Stat()
 	if err != nil {
 		return nil, err
@@ -227,4 +234,20 @@ func initrdFormat(h []byte) string {
 		return c + "-compressed initramfs (the guest kernel must support " + c + ")"
 	}
 	return ""
+}
+
+// describeFileError phrases a failure to open or read path, without
+// repeating the path that err already names.
+func describeFileError(path string, err error) string {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return path + " does not exist"
+	case errors.Is(err, fs.ErrPermission):
+		return path + " cannot be read: permission denied"
+	}
+	var pathErr *fs.PathError
+	if errors.As(err, &pathErr) {
+		return fmt.Sprintf("%s: %s: %v", path, pathErr.Op, pathErr.Err)
+	}
+	return fmt.Sprintf("%s: %v", path, err)
 }

@@ -112,10 +112,13 @@ func Run(ctx context.Context, host *Host, in Input) *Report {
 
 	env := &environment{host: host, in: in}
 	env.loadCPU()
+	// The module checks run before the KVM probe because --load-modules may
+	// load kvm and so create /dev/kvm. They are listed after the KVM checks.
+	modules := env.checkModules(ctx)
 	env.probeKVM()
 
 	r.Checks = append(r.Checks, env.checkCPU(), env.checkKVM(), env.checkKVMAIA())
-	r.Checks = append(r.Checks, env.checkModules(ctx)...)
+	r.Checks = append(r.Checks, modules...)
 	r.Checks = append(r.Checks, env.checkConfiguration())
 	if in.Hypervisor != nil {
 		r.Checks = append(r.Checks, env.checkHypervisor(ctx))

@@ -114,6 +114,9 @@ func TestRunTCGWithoutH(t *testing.T) {
 	if !r.Capable {
 		t.Errorf("TCG host without H reported incapable: %+v", r.Checks)
 	}
+	if c := find(t, r, "kernel module kvm"); !strings.Contains(c.Reason, "without the H extension") {
+		t.Errorf("kvm module reason %q does not explain that kvm cannot load without H", c.Reason)
+	}
 }
 
 func TestRunWithoutConfiguration(t *testing.T) {
@@ -219,6 +222,8 @@ func TestWriteTextVerdicts(t *testing.T) {
 		{"capable without VM", Report{Capable: true}, true, []string{MsgCapable}, []string{MsgCanCreate}},
 		{"not capable", Report{Checks: []Check{{Name: "kvm", Result: Fail, Reason: "broken", Fix: "repair"}}}, true,
 			[]string{MsgNotCapable, "FAIL  kvm: broken", "fix: repair"}, []string{MsgCapable + "\n"}},
+		{"multi-line reason indented", Report{Checks: []Check{{Name: "configuration", Result: Fail, Reason: "2 problems:\n  - a\n  - b"}}}, true,
+			[]string{"FAIL  configuration: 2 problems:\n        - a\n        - b\n"}, nil},
 		{"warning printed", Report{Capable: true, Checks: []Check{{Name: "nested host", Result: Warn, Reason: "nested", Fix: "none"}}}, false,
 			[]string{"WARN  nested host: nested", MsgCapable}, nil},
 	}

@@ -30,7 +30,7 @@ func TestCheckKernelFormats(t *testing.T) {
 		{"Image.gz for Firecracker", f.gzipFile("k/Image2.gz", image), vc.FirecrackerHypervisor, Fail, "gzip"},
 		{"unknown file for QEMU", f.write("k/blob", "not a kernel"), vc.QemuHypervisor, Warn, "no riscv64 Image header"},
 		{"unknown file for Firecracker", f.write("k/blob2", "not a kernel"), vc.FirecrackerHypervisor, Fail, "no riscv64 Image header"},
-		{"missing file", f.root + "/k/none", vc.QemuHypervisor, Fail, "no such file"},
+		{"missing file", f.root + "/k/none", vc.QemuHypervisor, Fail, "/k/none does not exist"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -95,7 +95,7 @@ func TestCheckRootfs(t *testing.T) {
 		{"both", vc.QemuHypervisor, disk, cpio, Fail, "both"},
 		{"neither", vc.QemuHypervisor, "", "", Fail, "neither"},
 		{"initrd with Firecracker", vc.FirecrackerHypervisor, "", cpio, Fail, "disk image only"},
-		{"missing image", vc.QemuHypervisor, f.root + "/img/none", "", Fail, "no such file"},
+		{"missing image", vc.QemuHypervisor, f.root + "/img/none", "", Fail, "/img/none does not exist"},
 		{"empty image", vc.QemuHypervisor, f.write("img/empty", ""), "", Fail, "empty"},
 	}
 	for _, tt := range tests {
@@ -165,11 +165,36 @@ func TestCheckHypervisorQEMU(t *testing.T) {
 	}{
 		{"auto on 7.2", vc.AIAAuto, vc.AccelKVM, nil, Pass, "QEMU 7.2.22"},
 		{"aplic-imsic under KVM on 7.2", vc.AIAAPLICIMSIC, vc.AccelKVM, nil, Warn, "before 8.2.0"},
-		{"aplic-imsic under TCG on 7.2", vc.AIAAPLICIMSIC, vc.AccelTCG, nil, Pass, "aplic-imsic"},
+		{"aplic-imsic under TCG on 7.2", vc.AIAAPLICIMSIC, vc.AccelTCG, nil, Warn, "hangs Linux 6.12 guests"},
+		{"aplic under TCG on 7.2", vc.AIAAPLIC, vc.AccelTCG, nil, Pass, "aia = \"aplic\""},
 		{"aplic-imsic on 8.2", vc.AIAAPLICIMSIC, vc.AccelKVM,
 			&qemucaps.Caps{Version: qemucaps.Version{Major: 8, Minor: 2, Micro: 2}, AIAModes: []string{"none", "aplic", "aplic-imsic"}}, Pass, "8.2.2"},
 		{"too old", vc.AIAAuto, vc.AccelKVM, &qemucaps.Caps{Path: "/usr/bin/qemu-system-riscv64", Version: qemucaps.Version{Major: 6, Minor: 2}}, Fail, "older than 7.0.0"},
 		{"aia without property", vc.AIAAPLIC, vc.AccelKVM, &qemucaps.Caps{Version: qemucaps.Version{Major: 7, Minor: 0}}, Fail, "no aia property"},
+	}
+	aia82 := &qemucaps.Caps{Version: qemucaps.Version{Major: 8, Minor: 2}, AIAModes: []string{"none", "aplic", "aplic-imsic"}}
+	for _, tt := range []struct {
+		name     string
+		kvmAIA   bool
+		want     Result
+		inReason string
+	}{
+		{"aplic-imsic with KVM AIA irqchip", true, Pass, "aplic-imsic"},
+		{"aplic-imsic without KVM AIA irqchip", false, Fail, "needs KVM's in-kernel AIA irqchip"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newRISCVHost(t, "spacemit-k3-com260-6.18.3.txt")
+			f.prober.qemu = aia82
+			f.withKVM(tt.kvmAIA)
+			hc := f.qemuConfig()
+			hc.AIA = vc.AIAAPLICIMSIC
+			env := &environment{host: f.host, in: qemuInput(hc)}
+			env.probeKVM()
+			c := env.checkHypervisor(context.Background())
+			if c.Result != tt.want || !strings.Contains(c.Reason, tt.inReason) {
+				t.Errorf("%s (%s), want %s mentioning %q", c.Result, c.Reason, tt.want, tt.inReason)
+			}
+		})
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

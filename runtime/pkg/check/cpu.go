@@ -71,9 +71,12 @@ func (e *environment) checkCPU() Check {
 	}
 
 	c.detail("harts", strconv.Itoa(e.cpu.Harts))
-	if e.cpu.Vendor != "" {
+	switch {
+	case strings.HasPrefix(e.cpu.Vendor, "unknown"):
+		c.detail("vendor", e.cpu.Vendor)
+	case e.cpu.Vendor != "":
 		c.detail("vendor", fmt.Sprintf("%s (mvendorid %s)", e.cpu.Vendor, e.cpu.VendorID))
-	} else {
+	default:
 		c.detail("vendor", "not reported (no mvendorid line)")
 	}
 	if e.cpu.Model != "" {

@@ -122,8 +122,12 @@ func (f *fakeHost) gzipFile(rel string, content []byte) string {
 	f.t.Helper()
 	var buf bytes.Buffer
 	w := gzip.NewWriter(&buf)
-	w.Write(content)
-	w.Close()
+	if _, err := w.Write(content); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		f.t.Fatal(err)
+	}
 	return f.write(rel, buf.String())
 }
 

@@ -32,13 +32,17 @@ func TestCheckArchitecture(t *testing.T) {
 			[]string{"this is not a riscv64 host", "the kernel runs on x86_64", "an x86 CPU (AMD EPYC)", "user-mode emulation"}},
 		{"riscv64 kernel with x86 cpuinfo", "riscv64", "riscv64", "riscv64", x86CPUInfo, Fail,
 			[]string{"/proc/cpuinfo describes an x86 CPU"}},
+		{"qemu-user on a kernel before 6.1", "riscv64", "riscv64", "", x86CPUInfo, Fail,
+			[]string{"this is not a riscv64 host", "uname reports riscv64", "an x86 CPU (AMD EPYC)", "user-mode emulation"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newRISCVHost(t, "qemu-virt-6.14.0-rc1.txt")
 			f.host.GOARCH = tt.goarch
 			f.host.Uname.Machine = tt.uname
-			os.Remove(filepath.Join(f.root, "proc/sys/kernel/arch"))
+			if err := os.Remove(filepath.Join(f.root, "proc/sys/kernel/arch")); err != nil {
+				t.Fatal(err)
+			}
 			if tt.kernelArch != "" {
 				f.write("proc/sys/kernel/arch", tt.kernelArch+"\n")
 			}
@@ -123,7 +127,9 @@ func TestCheckModules(t *testing.T) {
 
 func TestCheckModulesSysModuleWithoutProcModules(t *testing.T) {
 	f := newRISCVHost(t, "qemu-virt-6.14.0-rc1.txt")
-	os.Remove(filepath.Join(f.root, "proc/modules"))
+	if err := os.Remove(filepath.Join(f.root, "proc/modules")); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.MkdirAll(filepath.Join(f.root, "sys/module/kvm/parameters"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -156,10 +162,35 @@ func TestCheckModulesLoadModules(t *testing.T) {
 		want := Pass
 		if c.Name == "kernel module vhost_vsock" {
 			want = Fail
+			if !strings.Contains(c.Reason, "--load-modules could not load it") || !strings.Contains(c.Reason, "Module vhost_vsock not found") {
+				t.Errorf("vhost_vsock reason %q does not report the modprobe failure", c.Reason)
+			}
 		}
 		if c.Result != want {
 			t.Errorf("%s = %s (%s), want %s", c.Name, c.Result, c.Reason, want)
 		}
+	}
+}
+
+// TestRunLoadModulesBeforeKVM checks that a kvm module loaded by
+// --load-modules is in place before the KVM probe looks for /dev/kvm.
+func TestRunLoadModulesBeforeKVM(t *testing.T) {
+	f := newRISCVHost(t, "qemu-virt-6.14.0-rc1.txt")
+	f.prober.loadModule = func(name string) error {
+		if name == "kvm" {
+			f.withKVM(true)
+		}
+		return nil
+	}
+	in := qemuInput(f.qemuConfig())
+	in.LoadModules = true
+
+	r := Run(context.Background(), f.host, in)
+	if c := find(t, r, "kvm"); c.Result != Pass {
+		t.Errorf("kvm = %s (%s), want pass after --load-modules created /dev/kvm", c.Result, c.Reason)
+	}
+	if len(r.Checks) < 3 || r.Checks[2].Name != "kvm" {
+		t.Errorf("the kvm check is not listed right after architecture and cpu: %+v", r.Checks)
 	}
 }
 
@@ -192,7 +223,9 @@ func TestCheckNestedHost(t *testing.T) {
 			map[string]string{"sys/firmware/devicetree/base/compatible": "riscv-virtio\x00"}, Warn, "riscv-virtio"},
 		{"proc device-tree", "qemu-kvm-guest-rv64-unknown.txt",
 			map[string]string{"proc/device-tree/compatible": "riscv-virtio\x00"}, Warn, "riscv-virtio"},
-		{"QEMU CPU IDs", "qemu-virt-6.14.0-rc1.txt", nil, Warn, "mvendorid and marchid are 0"},
+		{"QEMU CPU IDs", "qemu-virt-6.14.0-rc1.txt", nil, Warn, "mvendorid is 0 and marchid is 0x0"},
+		{"QEMU 7.2 version in marchid", "../cpuinfo-captured/qemu-7.2-tcg-rv64-h-debian-6.12.117.txt", nil, Warn, "marchid is 0x70216"},
+		{"user-set KVM guest IDs", "qemu-kvm-guest-rv64-unknown.txt", nil, Pass, "no sign"},
 		{"Xen", "eswin-eic7700x-hifive-premier-p550-6.6.21.txt", map[string]string{"sys/hypervisor/type": "xen\n"}, Warn, "xen"},
 	}
 	for _, tt := range tests {

@@ -67,7 +67,7 @@ func (e *environment) checkHypervisor(ctx context.Context) Check {
 		c.Result = Fail
 		c.Reason = fmt.Sprintf("%s is not an executable file", hc.Path)
 		if err != nil {
-			c.Reason = fmt.Sprintf("%s: %v", hc.Path, err)
+			c.Reason = describeFileError(hc.Path, err)
 		}
 		c.Fix = fmt.Sprintf("install the VMM or correct path in [hypervisor.%s]", e.hypervisorType())
 		return c
@@ -119,10 +119,21 @@ func (e *environment) checkQEMU(ctx context.Context, c Check) Check {
 	c.Result = Pass
 	c.Reason = fmt.Sprintf("QEMU %s (minimum %s), aia = %q", caps.Version, qemucaps.MinVersion, aia)
 	kvmAccel := !e.tcg()
-	if kvmAccel && (aia == vc.AIAAPLIC || aia == vc.AIAAPLICIMSIC) && caps.Version.Less(qemucaps.KVMAIAVersion) {
+	switch {
+	case kvmAccel && aia == vc.AIAAPLICIMSIC && e.kvm != nil && e.kvm.VMCreated && !e.kvm.AIAIrqchip:
+		c.Result = Fail
+		c.Reason += "; aia = \"aplic-imsic\" under KVM needs KVM's in-kernel AIA irqchip, which this host lacks (see the kvm aia irqchip check)"
+		c.Fix = "set aia = \"auto\" or \"none\" in [hypervisor.qemu]"
+	case kvmAccel && (aia == vc.AIAAPLIC || aia == vc.AIAAPLICIMSIC) && caps.Version.Less(qemucaps.KVMAIAVersion):
 		c.Result = Warn
 		c.Reason += fmt.Sprintf("; QEMU before %s does not use KVM's in-kernel AIA, so aia = %q under KVM may not work", qemucaps.KVMAIAVersion, aia)
 		c.Fix = "set aia = \"auto\" or \"none\" in [hypervisor.qemu], or install QEMU 8.2 or later"
+	case !kvmAccel && aia == vc.AIAAPLICIMSIC && caps.Version.Major == 7:
+		// NOTE: seen with QEMU 7.2.22 and Debian's 6.12 kernel (RCU stalls,
+		// no init); other 7.x releases and newer QEMU were not tried.
+		c.Result = Warn
+		c.Reason += "; under TCG, QEMU 7.2 with aia = \"aplic-imsic\" hangs Linux 6.12 guests at boot"
+		c.Fix = "set aia = \"aplic\" or \"auto\" in [hypervisor.qemu]"
 	}
 	return c
 }

@@ -80,9 +80,10 @@ func (e *environment) checkModules(ctx context.Context) []Check {
 		c := Check{Name: "kernel module " + spec.name}
 		state := e.moduleState(spec.name, loaded, builtin)
 
+		var loadErr error
 		if state == moduleMissing && e.in.LoadModules && spec.need != moduleUnused {
-			if err := e.host.Prober.LoadModule(ctx, spec.name); err != nil {
-				c.detail("modprobe", err.Error())
+			if loadErr = e.host.Prober.LoadModule(ctx, spec.name); loadErr != nil {
+				c.detail("modprobe", loadErr.Error())
 			} else {
 				state = e.moduleState(spec.name, e.loadedModules(), builtin)
 				c.detail("modprobe", "loaded by --load-modules")
@@ -105,6 +106,13 @@ func (e *environment) checkModules(ctx context.Context) []Check {
 			c.Result = Fail
 			c.Reason = fmt.Sprintf("%s is missing; it provides %s", spec.name, spec.purpose)
 			c.Fix = fmt.Sprintf("modprobe %s, or run kata-runtime check --load-modules; if modprobe finds no such module, install a kernel built with it", spec.name)
+		}
+		if spec.name == "kvm" && state == moduleMissing && e.cpuErr == nil && !e.cpu.Hypervisor {
+			c.Reason += "; the kernel does not load it on a CPU without the H extension"
+			c.Fix = "use a riscv64 CPU with the H extension, or set accelerator = \"tcg\" in [hypervisor.qemu]"
+		} else if loadErr != nil {
+			c.Reason += fmt.Sprintf("; --load-modules could not load it: %v", loadErr)
+			c.Fix = fmt.Sprintf("install the kernel modules package of kernel %s (and kmod for modprobe), or a kernel built with %s", e.host.Uname.Release, spec.name)
 		}
 		checks = append(checks, c)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -35,8 +36,8 @@ func (e *environment) checkNestedHost() Check {
 		signs = append(signs, "/sys/hypervisor is populated")
 	}
 
-	if e.cpuErr == nil && e.cpu.VendorID == "0x0" && e.cpu.Model == "0x0" {
-		signs = append(signs, "mvendorid and marchid are 0, as on QEMU's emulated CPUs")
+	if e.cpuErr == nil && qemuCPUIDs(e.cpu.VendorID, e.cpu.MArchID) {
+		signs = append(signs, fmt.Sprintf("mvendorid is 0 and marchid is %s, as on QEMU's emulated CPUs", e.cpu.MArchID))
 	}
 
 	if len(signs) == 0 {
@@ -49,4 +50,20 @@ func (e *environment) checkNestedHost() Check {
 		"; Kata's VMs will run under nested virtualization, which is slower"
 	c.Fix = "nothing is required; for production, run Kata on bare-metal riscv64 hardware"
 	return c
+}
+
+// qemuCPUIDs reports whether mvendorid and marchid look like QEMU's TCG CPU
+// models: mvendorid 0, and marchid 0 or QEMU's version encoded as
+// 0xMMmmuu (QEMU 7.2.22 reports 0x70216).
+func qemuCPUIDs(mvendorid, marchid string) bool {
+	vendor, err := strconv.ParseUint(strings.TrimPrefix(mvendorid, "0x"), 16, 64)
+	if err != nil || vendor != 0 {
+		return false
+	}
+	arch, err := strconv.ParseUint(strings.TrimPrefix(marchid, "0x"), 16, 64)
+	if err != nil {
+		return false
+	}
+	major := arch >> 16
+	return arch == 0 || (arch < 1<<24 && major >= 2 && major <= 30)
 }

@@ -25,12 +25,14 @@ import (
 // file when no explicit path is given.
 const EnvConfFile = "KATA_CONF_FILE"
 
-// DefaultPaths are the configuration files looked up, in order, when neither
-// an explicit path nor KATA_CONF_FILE is given: the administrator's file
-// first, then the one the package installs.
-var DefaultPaths = []string{
-	"/etc/kata-containers/configuration.toml",
-	"/usr/share/defaults/kata-containers/configuration.toml",
+// DefaultPaths returns the configuration files looked up, in order, when
+// neither an explicit path nor KATA_CONF_FILE is given: the administrator's
+// file first, then the one the package installs.
+func DefaultPaths() []string {
+	return []string{
+		"/etc/kata-containers/configuration.toml",
+		"/usr/share/defaults/kata-containers/configuration.toml",
+	}
 }
 
 // Config is a validated configuration file.
@@ -132,7 +134,8 @@ func (l Loader) Find(explicit string) (string, error) {
 		return filepath.Abs(p)
 	}
 
-	for _, p := range DefaultPaths {
+	defaults := DefaultPaths()
+	for _, p := range defaults {
 		full := l.hostPath(p)
 		err := isRegularFile(full)
 		if err == nil {
@@ -143,7 +146,7 @@ func (l Loader) Find(explicit string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%w: looked for %s and %s; fix: install kata-riscv64's configuration.toml there, pass --config, or set %s",
-		ErrNotFound, l.hostPath(DefaultPaths[0]), l.hostPath(DefaultPaths[1]), EnvConfFile)
+		ErrNotFound, l.hostPath(defaults[0]), l.hostPath(defaults[1]), EnvConfFile)
 }
 
 // Load finds the configuration file (see Find) and loads it.

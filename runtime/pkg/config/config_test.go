@@ -467,3 +467,30 @@ func TestUpstreamRiscv64ConfigLoads(t *testing.T) {
 		t.Errorf("warned about %v, want %s", warned, want)
 	}
 }
+
+// BenchmarkLoadShippedQEMU measures a strict load of the shipped QEMU
+// configuration, which the shim does once per sandbox.
+func BenchmarkLoadShippedQEMU(b *testing.B) {
+	root := b.TempDir()
+	for _, p := range qemuAssets {
+		mode := os.FileMode(0o644)
+		if strings.HasSuffix(p, "*") {
+			p, mode = strings.TrimSuffix(p, "*"), 0o755
+		}
+		full := filepath.Join(root, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(full, nil, mode); err != nil {
+			b.Fatal(err)
+		}
+	}
+	l := Loader{Root: root, Getenv: func(string) string { return "" }}
+	path := filepath.Join(shippedDir, "configuration-qemu.toml")
+
+	for b.Loop() {
+		if _, err := l.LoadFile(path); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -52,8 +52,8 @@ func (l Loader) load(path string, data []byte) (*Config, error) {
 }
 
 // decodeProblem turns a decoder error into a Problem. A TOML syntax error
-// carries its position; a type mismatch only names its line and key in the
-// message, which is remaining whole.
+// carries its position. A type mismatch names its line and key only inside
+// the message, which is parsed below.
 func decodeProblem(path string, err error) *Problem {
 	var pe toml.ParseError
 	if errors.As(err, &pe) {
@@ -146,7 +146,7 @@ func (d *decoder) classifyKey(k toml.Key, ignored map[string]string, known []str
 	if s := closest(name, known); s != "" {
 		fix = fmt.Sprintf("remove it or correct its spelling (did you mean %q?)", s)
 	}
-	d.ps.add(ErrUnknownKey, k.String(), nil, "unknown key", fix)
+	d.ps.add(ErrUnknownKey, k.String(), d.scalar(k), "unknown key", fix)
 }
 
 func (d *decoder) warnIgnored(key, reason string) {
@@ -168,6 +168,15 @@ func (d *decoder) value(k toml.Key) any {
 		cur = m[part]
 	}
 	return cur
+}
+
+// scalar returns the value at k for an error message, or nil for a table.
+func (d *decoder) scalar(k toml.Key) any {
+	v := d.value(k)
+	if _, isTable := v.(map[string]any); isTable {
+		return nil
+	}
+	return v
 }
 
 // changed reports whether the value v of the ignored key k differs from both

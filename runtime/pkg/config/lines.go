@@ -49,7 +49,6 @@ func scanKeyLines(data []byte) keyLines {
 			if i < 0 {
 				continue
 			}
-			openQuote = ""
 			depth, openQuote = scanValue(line[i+3:], depth)
 			continue
 		}

@@ -18,8 +18,6 @@ type section struct {
 	path []string
 }
 
-func (s section) name() string { return sectionKey(s.path...) }
-
 func (s section) key(k string) string { return sectionKey(append(slices.Clone(s.path), k)...) }
 
 // defined reports whether the file sets key k in this section.

@@ -6,6 +6,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,7 +66,8 @@ func startStack(t *testing.T) *stack {
 	root := repoRoot(t)
 	shimDir := filepath.Join(root, "build", runtime.GOARCH)
 	guest := filepath.Join(root, "build", "guest")
-	for _, f := range []string{filepath.Join(shimDir, "containerd-shim-kata-v2"), filepath.Join(guest, "vmlinux.container"), filepath.Join(guest, "kata-containers.img")} {
+	initrd := filepath.Join(guest, "kata-containers-initrd.img")
+	for _, f := range []string{filepath.Join(shimDir, "containerd-shim-kata-v2"), filepath.Join(guest, "vmlinux.container"), initrd} {
 		if _, err := os.Stat(f); err != nil {
 			t.Skipf("%s missing: run 'make build guest'", f)
 		}
@@ -72,18 +76,18 @@ func startStack(t *testing.T) *stack {
 	s := &stack{t: t, dir: t.TempDir(), ns: "kata-it"}
 	s.address = filepath.Join(s.dir, "containerd.sock")
 
-	// The Kata configuration: the shipped one, pointed at the built guest
-	// and switched to TCG.
+	// The Kata configuration: the shipped one, pointed at the built kernel
+	// and agent-init initrd and switched to TCG.
 	shipped, err := os.ReadFile(filepath.Join(root, "configs", "configuration-qemu.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := string(shipped)
-	cfg = replaceKey(cfg, "kernel", fmt.Sprintf("%q", filepath.Join(guest, "vmlinux.container")))
-	cfg = replaceKey(cfg, "image", fmt.Sprintf("%q", filepath.Join(guest, "kata-containers.img")))
-	cfg = replaceKey(cfg, "accelerator", `"tcg"`)
-	cfg = replaceKey(cfg, "shared_fs", `"virtio-9p"`)
-	cfg = replaceKey(cfg, "dial_timeout", "240")
+	cfg = replaceKey(cfg, "kernel", fmt.Sprintf("kernel = %q", filepath.Join(guest, "vmlinux.container")))
+	cfg = replaceKey(cfg, "image", fmt.Sprintf("initrd = %q", initrd))
+	cfg = replaceKey(cfg, "accelerator", `accelerator = "tcg"`)
+	cfg = replaceKey(cfg, "shared_fs", `shared_fs = "virtio-9p"`)
+	cfg = replaceKey(cfg, "dial_timeout", "dial_timeout = 240")
 	s.config = filepath.Join(s.dir, "configuration.toml")
 	if err := os.WriteFile(s.config, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -145,7 +149,9 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 	return s
 }
 
-func replaceKey(cfg, key, value string) string {
+// replaceKey replaces the first line that sets key, commented out or not,
+// with line, and drops any later ones.
+func replaceKey(cfg, key, line string) string {
 	re := regexp.MustCompile(`(?m)^#?\s*` + regexp.QuoteMeta(key) + `\s*=.*$`)
 	if !re.MatchString(cfg) {
 		panic("configuration has no key " + key)
@@ -156,7 +162,7 @@ func replaceKey(cfg, key, value string) string {
 			return ""
 		}
 		done = true
-		return key + " = " + value
+		return line
 	})
 }
 
@@ -237,4 +243,362 @@ func TestContainerdRunsKataContainer(t *testing.T) {
 			}
 		}
 	})
+}
+
+// leftovers returns the VMs, sandbox directories and mounts that id left on
+// the host.
+func leftovers(id string) []string {
+	var found []string
+	if out, _ := exec.Command("pgrep", "-f", "qemu-system-riscv64 -name sandbox-"+id+"( |$)").Output(); len(bytes.TrimSpace(out)) > 0 {
+		found = append(found, "QEMU process "+strings.TrimSpace(string(out)))
+	}
+	for _, dir := range []string{"/run/vc/sbs", "/run/vc/vm", "/run/kata-containers/shared/sandboxes"} {
+		if _, err := os.Stat(filepath.Join(dir, id)); err == nil {
+			found = append(found, filepath.Join(dir, id))
+		}
+	}
+	if mounts, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
+		for _, line := range strings.Split(string(mounts), "\n") {
+			if strings.Contains(line, "/sandboxes/"+id+"/") {
+				found = append(found, "mount "+strings.Fields(line)[4])
+			}
+		}
+	}
+	return found
+}
+
+// waitStopped polls `ctr task ls` until task id is STOPPED.
+func (s *stack) waitStopped(ctx context.Context, id string) {
+	s.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		out, _ := s.ctr(ctx, "", "task", "ls")
+		for _, line := range strings.Split(out, "\n") {
+			if f := strings.Fields(line); len(f) >= 3 && f[0] == id && f[2] == "STOPPED" {
+				return
+			}
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	s.t.Fatalf("task %s did not stop within 60 s", id)
+}
+
+// runDetached starts a long-running container and registers its removal.
+func (s *stack) runDetached(ctx context.Context, id string) {
+	s.t.Helper()
+	out, code := s.ctr(ctx, "", "run", "-d", "--runtime", "io.containerd.kata.v2", "--runtime-config-path", s.config,
+		"--rootfs", s.rootfs, id, "/guestprog", "sleep", "600")
+	if code != 0 {
+		s.t.Fatalf("ctr run -d %s: exit %d:\n%s", id, code, out)
+	}
+	s.t.Cleanup(func() {
+		s.ctr(context.Background(), "", "task", "kill", "-s", "SIGKILL", id)
+		s.ctr(context.Background(), "", "task", "delete", "--force", id)
+		s.ctr(context.Background(), "", "container", "delete", id)
+	})
+}
+
+func TestContainerdTaskLifecycle(t *testing.T) {
+	s := startStack(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+
+	t.Run("exec", func(t *testing.T) {
+		s.runDetached(ctx, "kata-exec")
+		out, code := s.ctr(ctx, "", "task", "exec", "--exec-id", "e1", "kata-exec", "/guestprog", "echo", "inside the sandbox")
+		if code != 0 || !strings.Contains(out, "inside the sandbox") {
+			t.Fatalf("ctr task exec: exit %d, output:\n%s", code, out)
+		}
+		out, code = s.ctr(ctx, "", "task", "exec", "--exec-id", "e2", "kata-exec", "/guestprog", "exit", "7")
+		if code != 7 {
+			t.Errorf("exec exit code = %d, want 7; output:\n%s", code, out)
+		}
+	})
+
+	t.Run("SIGTERM", func(t *testing.T) {
+		s.runDetached(ctx, "kata-term")
+		if out, code := s.ctr(ctx, "", "task", "kill", "-s", "SIGTERM", "kata-term"); code != 0 {
+			t.Fatalf("ctr task kill SIGTERM: exit %d:\n%s", code, out)
+		}
+		s.waitStopped(ctx, "kata-term")
+	})
+
+	t.Run("SIGKILL", func(t *testing.T) {
+		s.runDetached(ctx, "kata-kill")
+		if out, code := s.ctr(ctx, "", "task", "kill", "-s", "SIGKILL", "kata-kill"); code != 0 {
+			t.Fatalf("ctr task kill SIGKILL: exit %d:\n%s", code, out)
+		}
+		s.waitStopped(ctx, "kata-kill")
+		out, _ := s.ctr(ctx, "", "task", "delete", "kata-kill")
+		if !strings.Contains(out, "137") {
+			t.Errorf("ctr task delete output %q, want exit status 137", out)
+		}
+		s.ctr(ctx, "", "container", "delete", "kata-kill")
+		if left := leftovers("kata-kill"); len(left) > 0 {
+			t.Errorf("left behind after delete: %v", left)
+		}
+	})
+
+	t.Run("terminal", func(t *testing.T) {
+		cmd := fmt.Sprintf("ctr --address %s --namespace %s run --rm -t --runtime io.containerd.kata.v2 --runtime-config-path %s --rootfs %s kata-tty /guestprog tty",
+			s.address, s.ns, s.config, s.rootfs)
+		out, err := exec.CommandContext(ctx, "script", "-qec", cmd, "/dev/null").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "tty: true") {
+			t.Fatalf("ctr run -t: %v, output:\n%s", err, out)
+		}
+	})
+
+	t.Run("three at once", func(t *testing.T) {
+		errs := make(chan error, 3)
+		for i := range 3 {
+			go func() {
+				id := fmt.Sprintf("kata-par%d", i)
+				out, code := s.run(ctx, "", id, "/guestprog", "echo", id)
+				if code != 0 || !strings.Contains(out, id) {
+					errs <- fmt.Errorf("%s: exit %d, output:\n%s", id, code, out)
+					return
+				}
+				errs <- nil
+			}()
+		}
+		for range 3 {
+			if err := <-errs; err != nil {
+				t.Error(err)
+			}
+		}
+		for i := range 3 {
+			if left := leftovers(fmt.Sprintf("kata-par%d", i)); len(left) > 0 {
+				t.Errorf("left behind: %v", left)
+			}
+		}
+	})
+
+	t.Run("shim killed", func(t *testing.T) {
+		s.runDetached(ctx, "kata-crash")
+		out, err := exec.Command("pgrep", "-f", "containerd-shim-kata-v2 .*-id kata-crash( |$)").Output()
+		pid := strings.TrimSpace(string(out))
+		if err != nil || pid == "" {
+			t.Fatalf("shim of kata-crash not found: %v", err)
+		}
+		if err := exec.Command("kill", "-9", pid).Run(); err != nil {
+			t.Fatalf("killing shim %s: %v", pid, err)
+		}
+
+		// containerd runs `containerd-shim-kata-v2 delete`, which must stop
+		// the VM the dead shim left running.
+		deadline := time.Now().Add(60 * time.Second)
+		for len(leftovers("kata-crash")) > 0 && time.Now().Before(deadline) {
+			time.Sleep(time.Second)
+		}
+		if left := leftovers("kata-crash"); len(left) > 0 {
+			t.Errorf("left behind 60 s after the shim was killed: %v", left)
+		}
+	})
+}
+
+func TestContainerdRejectsBadInput(t *testing.T) {
+	s := startStack(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+
+	badConfig := filepath.Join(s.dir, "bad.toml")
+	data, err := os.ReadFile(s.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(badConfig, []byte(strings.Replace(string(data), "[hypervisor.qemu]\n", "[hypervisor.qemu]\nkernal = \"/boot/vmlinuz\"\n", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	failingQEMU := filepath.Join(s.dir, "failing.toml")
+	if err := os.WriteFile(failingQEMU, []byte(replaceKey(string(data), "path", `path = "/bin/false"`)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{
+			name: "unknown configuration key",
+			args: []string{"--runtime-config-path", badConfig, "--rootfs", s.rootfs, "kata-bad1"},
+			want: "kernal",
+		},
+		{
+			name: "forbidden annotation",
+			args: []string{"--runtime-config-path", s.config, "--annotation", "io.katacontainers.config.hypervisor.path=/tmp/evil-qemu", "--rootfs", s.rootfs, "kata-bad2"},
+			want: "io.katacontainers.config.hypervisor.path",
+		},
+		{
+			name: "hypervisor fails to start",
+			args: []string{"--runtime-config-path", failingQEMU, "--rootfs", s.rootfs, "kata-bad3"},
+			want: "/bin/false",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append(append([]string{"run", "--rm", "--runtime", "io.containerd.kata.v2"}, tt.args...), "/guestprog", "echo", "must not run")
+			out, code := s.ctr(ctx, "", args...)
+			if code == 0 || strings.Contains(out, "must not run") {
+				t.Fatalf("ctr run succeeded, want an error; output:\n%s", out)
+			}
+			if !strings.Contains(out, tt.want) {
+				t.Errorf("error does not name %q (exit %d):\n%s", tt.want, code, out)
+			}
+			id := tt.args[len(tt.args)-1]
+			if left := leftovers(id); len(left) > 0 {
+				t.Errorf("left behind: %v", left)
+			}
+			s.ctr(ctx, "", "container", "delete", id)
+		})
+	}
+}
+
+func TestContainerdPodSharesSandbox(t *testing.T) {
+	s := startStack(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+
+	// The annotations containerd's CRI plugin sets on a pod's containers.
+	podArgs := func(kind string) []string {
+		return []string{"--annotation", "io.kubernetes.cri.container-type=" + kind, "--annotation", "io.kubernetes.cri.sandbox-id=kata-pod"}
+	}
+
+	args := append([]string{"run", "-d", "--runtime", "io.containerd.kata.v2", "--runtime-config-path", s.config}, podArgs("sandbox")...)
+	out, code := s.ctr(ctx, "", append(args, "--rootfs", s.rootfs, "kata-pod", "/guestprog", "sleep", "600")...)
+	if code != 0 {
+		t.Fatalf("starting the pod sandbox: exit %d:\n%s", code, out)
+	}
+	t.Cleanup(func() {
+		s.ctr(context.Background(), "", "task", "kill", "-s", "SIGKILL", "kata-pod")
+		s.ctr(context.Background(), "", "task", "delete", "--force", "kata-pod")
+		s.ctr(context.Background(), "", "container", "delete", "kata-pod")
+	})
+
+	args = append([]string{"run", "--rm", "--runtime", "io.containerd.kata.v2", "--runtime-config-path", s.config}, podArgs("container")...)
+	out, code = s.ctr(ctx, "", append(args, "--rootfs", s.rootfs, "kata-pod-app", "/guestprog", "echo", "in the pod")...)
+	if code != 0 || !strings.Contains(out, "in the pod") {
+		t.Fatalf("pod container: exit %d:\n%s", code, out)
+	}
+	if left := leftovers("kata-pod-app"); len(left) > 0 {
+		t.Errorf("the pod container got a sandbox of its own: %v", left)
+	}
+	if len(leftovers("kata-pod")) == 0 {
+		t.Error("the pod sandbox stopped when its second container was removed")
+	}
+
+	s.ctr(ctx, "", "task", "kill", "-s", "SIGKILL", "kata-pod")
+	s.waitStopped(ctx, "kata-pod")
+	s.ctr(ctx, "", "task", "delete", "kata-pod")
+	if left := leftovers("kata-pod"); len(left) > 0 {
+		t.Errorf("left behind after the pod sandbox was deleted: %v", left)
+	}
+}
+
+// getUnix fetches path from the HTTP server on the Unix socket sock.
+func getUnix(t *testing.T, sock, path string) string {
+	t.Helper()
+	client := &http.Client{
+		Timeout: 30 * time.Second,
+		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		}},
+	}
+	resp, err := client.Get("http://shim" + path)
+	if err != nil {
+		t.Fatalf("GET %s on %s: %v", path, sock, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s on %s: %s\n%s", path, sock, resp.Status, body)
+	}
+	return string(body)
+}
+
+func getTCP(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := (&http.Client{Timeout: 60 * time.Second}).Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s\n%s", url, resp.Status, body)
+	}
+	return string(body)
+}
+
+func TestContainerdSandboxMetrics(t *testing.T) {
+	s := startStack(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+
+	monitorBin := filepath.Join(repoRoot(t), "build", runtime.GOARCH, "kata-monitor")
+	if _, err := os.Stat(monitorBin); err != nil {
+		t.Skipf("%s missing: run 'make build'", monitorBin)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	mon := exec.Command(monitorBin, "-listen-address", addr, "-runtime-endpoint", s.address)
+	mon.Stdout, mon.Stderr = os.Stderr, os.Stderr
+	if err := mon.Start(); err != nil {
+		t.Fatalf("starting kata-monitor: %v", err)
+	}
+	t.Cleanup(func() { mon.Process.Kill(); mon.Wait() })
+
+	s.runDetached(ctx, "kata-mon1")
+	s.runDetached(ctx, "kata-mon2")
+
+	sock := "/run/vc/sbs/kata-mon1/shim-monitor.sock"
+	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("monitor socket %s: %v, mode %v; want mode 0600", sock, err, fi)
+	}
+	metrics := getUnix(t, sock, "/metrics")
+	for _, family := range []string{"kata_hypervisor_", "process_resident_memory_bytes", "kata_agent_"} {
+		if !strings.Contains(metrics, family) {
+			t.Errorf("shim /metrics lacks %s", family)
+		}
+	}
+	if url := getUnix(t, sock, "/agent-url"); !strings.HasPrefix(url, "unix://") && !strings.HasPrefix(url, "vsock://") {
+		t.Errorf("/agent-url = %q, want the agent's address", url)
+	}
+
+	var sandboxes string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
+		sandboxes = getTCP(t, "http://"+addr+"/sandboxes")
+		if strings.Contains(sandboxes, "kata-mon1") && strings.Contains(sandboxes, "kata-mon2") {
+			break
+		}
+	}
+	if !strings.Contains(sandboxes, "kata-mon1") || !strings.Contains(sandboxes, "kata-mon2") {
+		t.Fatalf("kata-monitor /sandboxes = %q, want both sandboxes", sandboxes)
+	}
+	all := getTCP(t, "http://"+addr+"/metrics")
+	for _, want := range []string{`sandbox_id="kata-mon1"`, `sandbox_id="kata-mon2"`, "kata_hypervisor_", "kata_agent_", "kata_shim_"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("kata-monitor /metrics lacks %s", want)
+		}
+	}
+
+	s.ctr(ctx, "", "task", "kill", "-s", "SIGKILL", "kata-mon2")
+	s.waitStopped(ctx, "kata-mon2")
+	s.ctr(ctx, "", "task", "delete", "kata-mon2")
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
+		sandboxes = getTCP(t, "http://"+addr+"/sandboxes")
+		if !strings.Contains(sandboxes, "kata-mon2") {
+			break
+		}
+	}
+	if strings.Contains(sandboxes, "kata-mon2") {
+		t.Errorf("kata-monitor still lists the removed sandbox: %q", sandboxes)
+	}
+	if strings.Contains(getTCP(t, "http://"+addr+"/metrics"), `sandbox_id="kata-mon2"`) {
+		t.Error("kata-monitor /metrics still has the removed sandbox")
+	}
 }

@@ -2,6 +2,7 @@ package containerdshim
 
 import (
 	"context"
+	"syscall"
 
 	eventstypes "github.com/containerd/containerd/api/events"
 	taskAPI "github.com/containerd/containerd/api/runtime/task/v2"
@@ -25,24 +26,27 @@ func (s *service) Start(ctx context.Context, r *taskAPI.StartRequest) (*taskAPI.
 		return nil, toTTRPC(failedPrecondition("process %q of container %s was started already", r.ExecID, r.ID))
 	}
 
-	// The output copies start before the process, so no early output is lost.
-	pio, err := startIO(ctx, log, p, c.vc.Streams(r.ExecID))
-	if err != nil {
-		return nil, toTTRPC(err)
-	}
-	p.mu.Lock()
-	p.io = pio
-	p.mu.Unlock()
-
 	if r.ExecID == "" {
 		err = c.vc.Start(ctx)
 	} else {
 		err = c.vc.Exec(ctx, r.ExecID, p.spec)
 	}
 	if err != nil {
-		pio.closeStdinFifo()
 		return nil, toTTRPC(err)
 	}
+
+	// The copies start once the agent knows the process; until then it
+	// keeps the process's output, so none is lost.
+	pio, err := startIO(ctx, log, p, c.vc.Streams(r.ExecID))
+	if err != nil {
+		if kerr := c.vc.Signal(ctx, r.ExecID, syscall.SIGKILL, false); kerr != nil {
+			log.WithError(kerr).Warn("killing a process whose I/O could not be set up")
+		}
+		return nil, toTTRPC(err)
+	}
+	p.mu.Lock()
+	p.io = pio
+	p.mu.Unlock()
 	p.setRunning()
 
 	pid := s.vmmPID()

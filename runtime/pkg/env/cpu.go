@@ -1,6 +1,7 @@
 package env
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -16,13 +17,12 @@ import (
 func (h host) cpu() (CPUInfo, error) {
 	fallback := CPUInfo{CPUs: goruntime.NumCPU(), Extensions: []string{}}
 
-	f, err := os.Open(h.path("/proc/cpuinfo"))
+	data, err := os.ReadFile(h.path("/proc/cpuinfo"))
 	if err != nil {
 		return fallback, err
 	}
-	defer f.Close()
 
-	parsed, err := riscv.ParseCPUInfo(f)
+	parsed, err := riscv.ParseCPUInfo(bytes.NewReader(data))
 	if err != nil {
 		return fallback, fmt.Errorf("parsing %s: %w", h.path("/proc/cpuinfo"), err)
 	}

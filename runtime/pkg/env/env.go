@@ -180,6 +180,10 @@ type Options struct {
 	// HypervisorVersion returns the VMM's version line; nil runs
 	// "<path> --version" with a timeout.
 	HypervisorVersion func(path string) (string, error)
+	// Capable reports whether the host can run Kata Containers, normally by
+	// running kata-runtime check's list of checks. Nil falls back to a
+	// minimal test: riscv64, the H extension and /dev/kvm under Root.
+	Capable func() bool
 	// Log receives what could not be read; nil means logrus's standard logger.
 	Log *logrus.Entry
 }
@@ -214,6 +218,9 @@ func Gather(o Options) *Info {
 	info.Hypervisor = hypervisorInfo(hv, o, log)
 	info.Runtime = runtimeInfo(c, o)
 	info.Host = h.info(o.Arch)
+	if o.Capable != nil {
+		info.Host.VMContainerCapable = o.Capable()
+	}
 	return info
 }
 

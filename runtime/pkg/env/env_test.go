@@ -316,3 +316,20 @@ func TestParseOSRelease(t *testing.T) {
 		}
 	}
 }
+
+func TestGatherUsesCapableFunc(t *testing.T) {
+	for _, want := range []bool{true, false} {
+		logger, _ := logtest.NewNullLogger()
+		info := Gather(Options{
+			Config:            testConfig(),
+			Root:              fakeRoot(t, cpuinfoQEMUWithH, "/dev/kvm"),
+			Arch:              "riscv64",
+			HypervisorVersion: func(string) (string, error) { return "QEMU", nil },
+			Capable:           func() bool { return want },
+			Log:               logrus.NewEntry(logger),
+		})
+		if info.Host.VMContainerCapable != want {
+			t.Errorf("VMContainerCapable = %v, want %v from Capable", info.Host.VMContainerCapable, want)
+		}
+	}
+}

@@ -37,8 +37,8 @@ func (h host) info(arch string) HostInfo {
 	}
 	info.CPU = cpu
 
-	// NOTE: a minimal test: `kata-runtime check` runs the full list of checks
-	// (kernel modules, KVM ioctls, vCPU creation) that this one leaves out.
+	// The minimal test for Options.Capable == nil. It leaves out the kernel
+	// modules, KVM ioctls and vCPU creation that kata-runtime check tests.
 	info.VMContainerCapable = info.Architecture == "riscv64" && cpu.HExtension && h.exists("/dev/kvm")
 	return info
 }

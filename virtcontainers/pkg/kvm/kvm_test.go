@@ -35,7 +35,9 @@ func requireKVM(t *testing.T) {
 	if err != nil {
 		t.Skipf("needs read-write access to /dev/kvm: %v", err)
 	}
-	f.Close()
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestProbeRealKVM(t *testing.T) {

@@ -29,7 +29,7 @@ func ProbeVhostVsock(device string) (*VsockResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", device, err)
 	}
-	defer unix.Close(fd)
+	defer func() { _ = unix.Close(fd) }() // nothing is written through fd
 
 	r := &VsockResult{Device: device}
 	r.Features, err = unix.IoctlGetUint64(fd, vhostGetFeatures)

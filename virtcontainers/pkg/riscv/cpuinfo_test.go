@@ -60,7 +60,7 @@ func TestCPUInfoFixtures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer f.Close()
+			defer func() { _ = f.Close() }()
 
 			info, err := ParseCPUInfo(f)
 			if err != nil {
@@ -92,12 +92,37 @@ func TestCPUInfoFixtures(t *testing.T) {
 	}
 }
 
+// TestCPUInfoCapturedQEMU reads /proc/cpuinfo captured from a Debian 6.12
+// kernel on QEMU 7.2's TCG rv64 CPU with H, which reports its version as
+// marchid.
+func TestCPUInfoCapturedQEMU(t *testing.T) {
+	f, err := os.Open(filepath.Join(fixtureDir, "../cpuinfo-captured/qemu-7.2-tcg-rv64-h-debian-6.12.117.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	info, err := ParseCPUInfo(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := info.Summarize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Hypervisor || s.Harts != 2 || s.MMU != "sv57" || s.Model != "0x70216" || s.MArchID != "0x70216" {
+		t.Errorf("summary = %+v, want H on 2 harts, sv57, marchid 0x70216", s)
+	}
+	if !slices.Equal(s.Present, []string{"Sstc"}) {
+		t.Errorf("Present = %v, want [Sstc]", s.Present)
+	}
+}
+
 func TestCPUInfoHartFields(t *testing.T) {
 	f, err := os.Open(filepath.Join(fixtureDir, "starfive-visionfive2-jh7110-unknown.txt"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	info, err := ParseCPUInfo(f)
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +145,7 @@ func TestCPUInfoVendorKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	info, err := ParseCPUInfo(f)
 	if err != nil {
 		t.Fatal(err)
@@ -229,4 +254,25 @@ func FuzzParseCPUInfo(f *testing.F) {
 			t.Fatalf("Hypervisor is true but ISA %q has no h", s.ISA.Letters)
 		}
 	})
+}
+
+// BenchmarkParseCPUInfo64Harts parses a 64-hart /proc/cpuinfo built from the
+// SpacemiT K3 block, whose ISA line has 57 multi-letter extensions.
+func BenchmarkParseCPUInfo64Harts(b *testing.B) {
+	block, err := os.ReadFile(filepath.Join(fixtureDir, "spacemit-k3-com260-6.18.3.txt"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	text := strings.Repeat(string(block), 64)
+	b.SetBytes(int64(len(text)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		info, err := ParseCPUInfo(strings.NewReader(text))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := info.Summarize(); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -210,11 +210,11 @@ func skipVersion(s string, i int) int {
 func stripVersion(tok string) (string, error) {
 	for i := 0; i < len(tok); i++ {
 		c := tok[i]
-		if !(c >= 'a' && c <= 'z') && !isDigit(c) {
+		if (c < 'a' || c > 'z') && !isDigit(c) {
 			return "", fmt.Errorf("unexpected character %q", c)
 		}
 	}
-	if !(tok[0] >= 'a' && tok[0] <= 'z') {
+	if tok[0] < 'a' || tok[0] > 'z' {
 		return "", fmt.Errorf("extension names start with a letter")
 	}
 

@@ -92,7 +92,7 @@ func DetectKernelFile(path string) (KernelInfo, error) {
 	if err != nil {
 		return KernelInfo{}, fmt.Errorf("opening guest kernel: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only, so a close error loses nothing
 	return DetectKernel(f)
 }
 

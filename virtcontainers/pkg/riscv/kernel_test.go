@@ -114,3 +114,28 @@ func TestDetectKernelFileMissing(t *testing.T) {
 		t.Errorf("DetectKernelFile of a missing file: %v, want a not-exist error", err)
 	}
 }
+
+// FuzzDetectKernel feeds arbitrary file contents to DetectKernel, which the
+// checker runs on whatever file the configuration names: it must not panic
+// and must return one of the known formats.
+func FuzzDetectKernel(f *testing.F) {
+	head, err := os.ReadFile(filepath.Join("testdata", "debian-6.12.117-riscv64-Image.head"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(head)
+	f.Add(imageHeader(false))
+	f.Add([]byte("\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xf3\x00"))
+	f.Add([]byte("MZ\x00\x00zimg\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00gzip\x00"))
+
+	known := map[KernelFormat]bool{KernelImage: true, KernelELF: true, KernelCompressed: true, KernelOtherArch: true, KernelUnknown: true}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		info, err := DetectKernel(bytes.NewReader(data))
+		if err != nil {
+			t.Fatalf("DetectKernel on an in-memory reader: %v", err)
+		}
+		if !known[info.Format] {
+			t.Fatalf("unknown format %q", info.Format)
+		}
+	})
+}

@@ -47,6 +47,8 @@ type Summary struct {
 	// or "" when the line is missing.
 	VendorID string
 	Vendor   string
+	// MArchID is the marchid line as printed.
+	MArchID string
 	// Model is the uarch line, else the marchid line, else the model name.
 	Model     string
 	ModelName string
@@ -69,6 +71,7 @@ func (c *CPUInfo) Summarize() (Summary, error) {
 	first := c.Harts[0]
 	s.VendorID = first.MVendorID
 	s.Vendor = VendorName(first.MVendorID)
+	s.MArchID = first.MArchID
 	s.ModelName = first.ModelName
 	switch {
 	case first.UArch != "":
@@ -82,6 +85,8 @@ func (c *CPUInfo) Summarize() (Summary, error) {
 
 	var firstErr error
 	parsed := 0
+	// Harts nearly always share one ISA line, so each distinct line is parsed once.
+	seen := map[string]ISA{}
 	for i, h := range c.Harts {
 		line := h.ISA
 		if line == "" {
@@ -90,7 +95,14 @@ func (c *CPUInfo) Summarize() (Summary, error) {
 		if line == "" {
 			continue
 		}
-		isa, err := ParseISA(line)
+		isa, ok := seen[line]
+		var err error
+		if !ok {
+			isa, err = ParseISA(line)
+			if err == nil {
+				seen[line] = isa
+			}
+		}
 		if err != nil {
 			if firstErr == nil {
 				firstErr = fmt.Errorf("hart block %d: %w", i, err)
