@@ -47,23 +47,16 @@ func TestQemuBootsSandboxUnderKVM(t *testing.T) {
 		}
 	}
 
-	// The agent as PID 1 has no PATH and no udev, so its OCI runtime and,
-	// without vsock, its serial port are named on the command line.
-	params := []string{"agent.oci_runtime=/usr/bin/crun"}
-	if _, err := os.Stat("/dev/vhost-vsock"); err != nil {
-		params = append(params, "agent.server_addr=serial:///dev/vport0p1")
-	}
 	cfg := vc.HypervisorConfig{
-		Type:         vc.QemuHypervisor,
-		Path:         qemu,
-		KernelPath:   kernel,
-		InitrdPath:   initrd,
-		Accelerator:  vc.AccelKVM,
-		AIA:          vc.AIAAuto,
-		MemoryMiB:    512,
-		SharedFS:     vc.SharedFSNone,
-		EnableDebug:  true,
-		KernelParams: params,
+		Type:        vc.QemuHypervisor,
+		Path:        qemu,
+		KernelPath:  kernel,
+		InitrdPath:  initrd,
+		Accelerator: vc.AccelKVM,
+		AIA:         vc.AIAAuto,
+		MemoryMiB:   512,
+		SharedFS:    vc.SharedFSNone,
+		EnableDebug: true,
 	}
 	runRoot := t.TempDir()
 	q, err := vc.NewQemu("e2e-qemu", cfg, vc.AgentConfig{Channel: vc.ChannelAuto}, vc.WithRunRoot(runRoot))
