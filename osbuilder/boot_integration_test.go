@@ -194,9 +194,11 @@ func boot(t *testing.T, limit time.Duration, markers []string, qemuArgs ...strin
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting qemu-system-riscv64: %v", err)
 	}
+	// Best-effort cleanup: QEMU may have exited already, and a killed
+	// QEMU's exit status carries no information.
 	defer func() {
-		cmd.Process.Kill()
-		cmd.Wait()
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
 	}()
 
 	var console strings.Builder

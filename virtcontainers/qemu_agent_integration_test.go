@@ -56,7 +56,7 @@ func TestQemuBootToAgentHealth(t *testing.T) {
 		t.Fatalf("NewQemu: %v", err)
 	}
 	ctx := context.Background()
-	defer q.StopVM(ctx)
+	defer func() { _ = q.StopVM(ctx) }() // best-effort cleanup when the test ends early
 
 	start := time.Now()
 	if err := StartVMAndWaitForAgent(ctx, q, healthCheck, agentBootTimeout); err != nil {
@@ -101,7 +101,9 @@ func BenchmarkQemuLaunchToAgent(b *testing.B) {
 			b.Fatal(err)
 		}
 		agent += time.Since(start)
-		q.StopVM(ctx)
+		if err := q.StopVM(ctx); err != nil {
+			b.Fatal(err)
+		}
 	}
 
 	n := float64(b.N)
@@ -127,7 +129,7 @@ func TestQemuBootImageToAgentHealth(t *testing.T) {
 		t.Fatalf("NewQemu: %v", err)
 	}
 	ctx := context.Background()
-	defer q.StopVM(ctx)
+	defer func() { _ = q.StopVM(ctx) }() // best-effort cleanup when the test ends early
 
 	start := time.Now()
 	if err := StartVMAndWaitForAgent(ctx, q, healthCheck, agentBootTimeout); err != nil {

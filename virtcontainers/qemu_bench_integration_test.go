@@ -137,7 +137,7 @@ func bootBackend(b *testing.B, kernel, initrd string) (time.Duration, int) {
 	stop := func() {
 		stopCtx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
-		q.StopVM(stopCtx)
+		_ = q.StopVM(stopCtx) // best-effort cleanup between iterations; StopVM kills QEMU at the deadline
 	}
 	defer stop()
 	if err := q.StartVM(ctx); err != nil {

@@ -95,7 +95,7 @@ func TestQemuBootTCG(t *testing.T) {
 		t.Fatalf("NewQemu: %v", err)
 	}
 	ctx := context.Background()
-	defer q.StopVM(ctx)
+	defer func() { _ = q.StopVM(ctx) }() // best-effort cleanup when the test ends early
 
 	if err := q.StartVM(ctx); err != nil {
 		t.Fatalf("StartVM: %v", err)
@@ -218,7 +218,7 @@ func TestQemuGuestPanicClosesExited(t *testing.T) {
 	select {
 	case <-q.Exited():
 	case <-time.After(bootTimeout):
-		q.StopVM(ctx)
+		_ = q.StopVM(ctx) // best-effort cleanup before reporting the failure
 		t.Fatalf("QEMU still runs %v after a boot that must panic:\n%s", bootTimeout, fileTail(q.ConsoleLogPath(), 2048))
 	}
 	if log := fileTail(q.ConsoleLogPath(), 8192); !strings.Contains(log, "Kernel panic") {
@@ -268,7 +268,9 @@ func silentAgentCheck(ctx context.Context, url string) error {
 	}
 	defer conn.Close()
 	if deadline, ok := ctx.Deadline(); ok {
-		conn.SetReadDeadline(deadline)
+		if err := conn.SetReadDeadline(deadline); err != nil {
+			return err
+		}
 	}
 	_, err = conn.Read(make([]byte, 1))
 	return err
@@ -339,7 +341,7 @@ func TestQemuBootVariants(t *testing.T) {
 				t.Fatalf("NewQemu: %v", err)
 			}
 			ctx := context.Background()
-			defer q.StopVM(ctx)
+			defer func() { _ = q.StopVM(ctx) }() // best-effort cleanup when the test ends early
 
 			if err := q.StartVM(ctx); err != nil {
 				t.Fatalf("StartVM: %v", err)

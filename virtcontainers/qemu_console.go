@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"sync"
 )
 
 // consoleTailBytes is how much of the console log a failed start quotes.
@@ -18,9 +17,6 @@ type consoleLog struct {
 	listener *net.UnixListener
 	logPath  string
 	done     chan struct{}
-
-	mu   sync.Mutex // guards conn
-	conn net.Conn
 }
 
 // startConsoleLog creates the console socket (mode 0600) and the log file,
@@ -55,9 +51,6 @@ func (c *consoleLog) copy(logFile *os.File) {
 	if err != nil {
 		return
 	}
-	c.mu.Lock()
-	c.conn = conn
-	c.mu.Unlock()
 
 	_, _ = io.Copy(logFile, conn)
 	conn.Close()
@@ -67,17 +60,6 @@ func (c *consoleLog) copy(logFile *os.File) {
 // QEMU must have exited, or the copy would wait for more output.
 func (c *consoleLog) close() {
 	c.listener.Close()
-	<-c.done
-}
-
-// abort closes the connection without waiting for QEMU to close its side.
-func (c *consoleLog) abort() {
-	c.listener.Close()
-	c.mu.Lock()
-	if c.conn != nil {
-		c.conn.Close()
-	}
-	c.mu.Unlock()
 	<-c.done
 }
 

@@ -68,18 +68,18 @@ func negotiateQMP(ctx context.Context, mon *qmp.SocketMonitor) (*qmpConn, error)
 	select {
 	case err := <-connected:
 		if err != nil {
-			mon.Disconnect()
+			_ = mon.Disconnect() // best effort: the negotiation error is the one to report
 			return nil, fmt.Errorf("QMP capabilities negotiation: %w", err)
 		}
 	case <-ctx.Done():
-		mon.Disconnect()
-		<-connected
+		_ = mon.Disconnect() // best effort: the cancellation is the error to report
+		<-connected          //nolint:errcheck // Connect fails once the socket is closed; the cancellation is the error to report
 		return nil, fmt.Errorf("QMP capabilities negotiation: %w", ctx.Err())
 	}
 
 	events, err := mon.Events(context.Background())
 	if err != nil {
-		mon.Disconnect()
+		_ = mon.Disconnect() // best effort: the subscription error is the one to report
 		return nil, fmt.Errorf("subscribing to QMP events: %w", err)
 	}
 
@@ -192,7 +192,7 @@ func (c *qmpConn) close() {
 	c.closed = true
 	c.mu.Unlock()
 
-	c.mon.Disconnect()
+	_ = c.mon.Disconnect() // best effort: close has no caller to report to, and the connection is dropped either way
 	<-c.done
 }
 

@@ -39,7 +39,7 @@ const (
 // SBI implementation serves a KVM guest, and QEMU refuses M-mode firmware
 // such as OpenSBI with KVM ("Machine mode firmware is not supported in
 // combination with KVM").
-var ErrMModeFirmwareWithKVM = errors.New("M-mode firmware cannot run under KVM")
+var ErrMModeFirmwareWithKVM = errors.New("machine-mode (M-mode) firmware cannot run under KVM")
 
 // ErrInvalidConfig reports a configuration value the backend cannot use.
 var ErrInvalidConfig = errors.New("invalid hypervisor configuration")
@@ -201,7 +201,6 @@ type kernelParamsInput struct {
 	rootfsType  string
 	vcpus       uint32
 	agent       AgentConfig
-	transport   VirtioTransport
 	userParams  []string
 	blockDriver BlockDeviceDriver
 }

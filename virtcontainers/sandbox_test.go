@@ -249,7 +249,7 @@ func TestCreateContainerSharesRootfsAndMounts(t *testing.T) {
 	if err != nil {
 		t.Fatalf("createSandbox: %v", err)
 	}
-	defer s.Delete(context.Background())
+	defer func() { _ = s.Delete(context.Background()) }() // best-effort cleanup
 
 	bundle := t.TempDir()
 	rootfs := filepath.Join(bundle, "rootfs")
@@ -267,7 +267,7 @@ func TestCreateContainerSharesRootfsAndMounts(t *testing.T) {
 			{Destination: "/proc", Type: "proc", Source: "proc"},
 			{Destination: "/etc/hosts", Type: "bind", Source: hostsFile, Options: []string{"rbind", "ro"}},
 		},
-		Hooks: &specs.Hooks{Prestart: []specs.Hook{{Path: "/usr/bin/host-hook"}}},
+		Hooks: &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/usr/bin/host-hook"}}},
 		Linux: &specs.Linux{
 			CgroupsPath: "system.slice:cri-containerd:c1",
 			Namespaces: []specs.LinuxNamespace{
@@ -343,7 +343,7 @@ func TestCreateContainerMissingRootfs(t *testing.T) {
 	if err != nil {
 		t.Fatalf("createSandbox: %v", err)
 	}
-	defer s.Delete(context.Background())
+	defer func() { _ = s.Delete(context.Background()) }() // best-effort cleanup
 
 	spec := &specs.Spec{Process: &specs.Process{Args: []string{"true"}}, Root: &specs.Root{Path: "/nonexistent/rootfs"}}
 	_, err = s.CreateContainer(context.Background(), ContainerConfig{ID: "c1", Spec: spec, BundlePath: t.TempDir()})
@@ -364,7 +364,7 @@ func TestCreateContainerAgentFailureUnmounts(t *testing.T) {
 	if err != nil {
 		t.Fatalf("createSandbox: %v", err)
 	}
-	defer s.Delete(context.Background())
+	defer func() { _ = s.Delete(context.Background()) }() // best-effort cleanup
 
 	rootfs := t.TempDir()
 	spec := &specs.Spec{Process: &specs.Process{Args: []string{"true"}}, Root: &specs.Root{Path: rootfs}}
@@ -384,7 +384,7 @@ func TestCreateContainerWithoutSharedFS(t *testing.T) {
 	if err != nil {
 		t.Fatalf("createSandbox: %v", err)
 	}
-	defer s.Delete(context.Background())
+	defer func() { _ = s.Delete(context.Background()) }() // best-effort cleanup
 
 	spec := &specs.Spec{Process: &specs.Process{Args: []string{"true"}}, Root: &specs.Root{Path: t.TempDir()}}
 	_, err = s.CreateContainer(context.Background(), ContainerConfig{ID: "c1", Spec: spec})
@@ -403,7 +403,7 @@ func TestCleanupSandboxKillsVMM(t *testing.T) {
 		t.Fatalf("starting stand-in VMM: %v", err)
 	}
 	waited := make(chan struct{})
-	go func() { cmd.Wait(); close(waited) }()
+	go func() { _ = cmd.Wait(); close(waited) }() // the stand-in is expected to be killed
 
 	dir := paths.SandboxDir(id)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -448,7 +448,7 @@ func TestCleanupSandboxSparesOtherProcesses(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }() // best-effort cleanup
 
 	dir := paths.SandboxDir(id)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -487,7 +487,7 @@ func TestCleanupSandboxUnmountsContainerMounts(t *testing.T) {
 		t.Fatalf("CleanupSandbox: %v", err)
 	}
 	if isMountPoint(t, target) {
-		unmount(target)
+		_ = unmount(target) // best-effort cleanup before reporting the failure
 		t.Fatalf("%s still mounted after CleanupSandbox", target)
 	}
 	if _, err := os.Stat(filepath.Dir(paths.SharedDir(id))); !errors.Is(err, os.ErrNotExist) {

@@ -7,11 +7,15 @@ import (
 
 func TestTailBufferDefaultSize(t *testing.T) {
 	var tb tailBuffer
-	tb.Write([]byte("first line\n"))
+	if _, err := tb.Write([]byte("first line\n")); err != nil {
+		t.Fatal(err)
+	}
 	if got := tb.String(); got != "first line" {
 		t.Errorf("after one write: got %q, want \"first line\"", got)
 	}
-	tb.Write([]byte(strings.Repeat("x", tailBufferSize) + "END\n"))
+	if _, err := tb.Write([]byte(strings.Repeat("x", tailBufferSize) + "END\n")); err != nil {
+		t.Fatal(err)
+	}
 	got := tb.String()
 	if len(got) > tailBufferSize || !strings.HasSuffix(got, "END") || strings.Contains(got, "first") {
 		t.Errorf("after overflow: got %d bytes ending %q, want at most %d bytes ending in END", len(got), got[len(got)-5:], tailBufferSize)
@@ -20,8 +24,12 @@ func TestTailBufferDefaultSize(t *testing.T) {
 
 func TestTailBufferMax(t *testing.T) {
 	b := &tailBuffer{max: 8}
-	b.Write([]byte("0123456789"))
-	b.Write([]byte("ab"))
+	if _, err := b.Write([]byte("0123456789")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Write([]byte("ab")); err != nil {
+		t.Fatal(err)
+	}
 	if got := b.String(); got != "456789ab" {
 		t.Errorf("tailBuffer = %q, want %q", got, "456789ab")
 	}

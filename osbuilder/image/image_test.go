@@ -25,10 +25,18 @@ func makeRoot(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
-	os.Symlink("usr/sbin", filepath.Join(root, "sbin"))
-	os.WriteFile(filepath.Join(root, "usr/bin/kata-agent"), []byte("agent"), 0o755)
-	os.Symlink("../bin/kata-agent", filepath.Join(root, "usr/sbin/init"))
-	os.WriteFile(filepath.Join(root, "etc/hostname"), []byte("sandbox\n"), 0o644)
+	if err := os.Symlink("usr/sbin", filepath.Join(root, "sbin")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "usr/bin/kata-agent"), []byte("agent"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../bin/kata-agent", filepath.Join(root, "usr/sbin/init")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "etc/hostname"), []byte("sandbox\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	return root
 }
 
@@ -125,11 +133,17 @@ func TestBootInitrd(t *testing.T) {
 	}
 	var dep strings.Builder
 	for path, deps := range modules {
-		os.MkdirAll(filepath.Join(modDir, filepath.Dir(path)), 0o755)
-		os.WriteFile(filepath.Join(modDir, path), []byte(path), 0o644)
+		if err := os.MkdirAll(filepath.Join(modDir, filepath.Dir(path)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(modDir, path), []byte(path), 0o644); err != nil {
+			t.Fatal(err)
+		}
 		dep.WriteString(path + ": " + deps + "\n")
 	}
-	os.WriteFile(filepath.Join(modDir, "modules.dep"), []byte(dep.String()), 0o644)
+	if err := os.WriteFile(filepath.Join(modDir, "modules.dep"), []byte(dep.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	need, gotVersion, err := NeedsBootInitrd(root)
 	if err != nil || !need || gotVersion != version {
@@ -149,7 +163,9 @@ func TestBootInitrd(t *testing.T) {
 		t.Fatal(err)
 	}
 	var raw bytes.Buffer
-	raw.ReadFrom(zr)
+	if _, err := raw.ReadFrom(zr); err != nil {
+		t.Fatal(err)
+	}
 	recs, err := initrd.ReadCPIO(bytes.NewReader(raw.Bytes()))
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +174,10 @@ func TestBootInitrd(t *testing.T) {
 	for _, r := range recs {
 		b := make([]byte, r.FileSize)
 		if r.ReaderAt != nil {
-			r.ReadAt(b, 0)
+			// ReadAt may return io.EOF with a full read, so the count decides.
+			if n, err := r.ReadAt(b, 0); n != len(b) {
+				t.Fatalf("reading %s from the boot initrd: got %d of %d bytes: %v", r.Name, n, len(b), err)
+			}
 		}
 		byName[r.Name] = string(b)
 	}

@@ -38,11 +38,21 @@ func TestSizeCoversData(t *testing.T) {
 
 func TestMeasure(t *testing.T) {
 	root := t.TempDir()
-	os.MkdirAll(filepath.Join(root, "usr/bin"), 0o755)
-	os.WriteFile(filepath.Join(root, "usr/bin/big"), make([]byte, 10000), 0o755)
-	os.Link(filepath.Join(root, "usr/bin/big"), filepath.Join(root, "usr/bin/big2"))
-	os.Symlink("short", filepath.Join(root, "s"))
-	os.Symlink(strings.Repeat("x", 80), filepath.Join(root, "l"))
+	if err := os.MkdirAll(filepath.Join(root, "usr/bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "usr/bin/big"), make([]byte, 10000), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(filepath.Join(root, "usr/bin/big"), filepath.Join(root, "usr/bin/big2")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("short", filepath.Join(root, "s")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(strings.Repeat("x", 80), filepath.Join(root, "l")); err != nil {
+		t.Fatal(err)
+	}
 
 	got, err := Measure(root)
 	if err != nil {

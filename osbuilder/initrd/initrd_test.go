@@ -213,10 +213,15 @@ func TestBuildReproducible(t *testing.T) {
 			}
 			// Touch every file: only the content may decide the bytes.
 			later := time.Now().Add(time.Hour)
-			filepath.Walk(root, func(p string, _ os.FileInfo, _ error) error {
-				os.Chtimes(p, later, later)
-				return nil
+			err := filepath.Walk(root, func(p string, _ os.FileInfo, err error) error {
+				if err != nil {
+					return err
+				}
+				return os.Chtimes(p, later, later)
 			})
+			if err != nil {
+				t.Fatalf("touching %s: %v", root, err)
+			}
 			out2 := filepath.Join(t.TempDir(), "b.img")
 			if _, err := Build(Options{Rootfs: root, Out: out2, Compression: c, MTime: epoch}); err != nil {
 				t.Fatalf("Build() error = %v", err)
@@ -259,11 +264,19 @@ func BenchmarkBuild(b *testing.B) {
 	}
 	for i := 0; i < 256; i++ {
 		dir := filepath.Join(root, "usr/lib", string(rune('a'+i%16)))
-		os.MkdirAll(dir, 0o755)
-		os.WriteFile(filepath.Join(dir, "f"+string(rune('a'+i/16))), data, 0o644)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "f"+string(rune('a'+i/16))), data, 0o644); err != nil {
+			b.Fatal(err)
+		}
 	}
-	os.MkdirAll(filepath.Join(root, "sbin"), 0o755)
-	os.WriteFile(filepath.Join(root, "sbin/init"), data, 0o755)
+	if err := os.MkdirAll(filepath.Join(root, "sbin"), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "sbin/init"), data, 0o755); err != nil {
+		b.Fatal(err)
+	}
 
 	for _, c := range []Compression{Gzip, Zstd} {
 		b.Run(string(c), func(b *testing.B) {

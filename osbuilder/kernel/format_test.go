@@ -20,8 +20,12 @@ func fakeImage() []byte {
 func TestDetect(t *testing.T) {
 	var gz bytes.Buffer
 	w := gzip.NewWriter(&gz)
-	w.Write(fakeImage())
-	w.Close()
+	if _, err := w.Write(fakeImage()); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
 
 	tests := []struct {
 		name    string
@@ -52,8 +56,12 @@ func TestWriteImageDecompressesGzip(t *testing.T) {
 	dir := t.TempDir()
 	var gz bytes.Buffer
 	w := gzip.NewWriter(&gz)
-	w.Write(fakeImage())
-	w.Close()
+	if _, err := w.Write(fakeImage()); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
 	src := filepath.Join(dir, "vmlinuz")
 	if err := os.WriteFile(src, gz.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
@@ -75,7 +83,9 @@ func TestWriteImageDecompressesGzip(t *testing.T) {
 func TestWriteImageRejectsELF(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "vmlinux")
-	os.WriteFile(src, []byte("\x7fELF\x02\x01\x01\x00"), 0o644)
+	if err := os.WriteFile(src, []byte("\x7fELF\x02\x01\x01\x00"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := WriteImage(src, filepath.Join(dir, "out")); err == nil {
 		t.Error("WriteImage(ELF) error = nil, want an error naming the Image format")
 	}

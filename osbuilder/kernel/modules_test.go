@@ -166,7 +166,9 @@ func TestCopyModuleDecompresses(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			w.Write(payload)
+			if _, err := w.Write(payload); err != nil {
+				return err
+			}
 			return w.Close()
 		},
 		".zst": func(b *bytes.Buffer) error {
@@ -174,12 +176,16 @@ func TestCopyModuleDecompresses(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			w.Write(payload)
+			if _, err := w.Write(payload); err != nil {
+				return err
+			}
 			return w.Close()
 		},
 		".gz": func(b *bytes.Buffer) error {
 			w := gzip.NewWriter(b)
-			w.Write(payload)
+			if _, err := w.Write(payload); err != nil {
+				return err
+			}
 			return w.Close()
 		},
 		"": func(b *bytes.Buffer) error { b.Write(payload); return nil },

@@ -37,7 +37,9 @@ func Run(console io.Writer) error {
 	}
 	if !p.HasRootFS {
 		logf("no root= parameter: starting %s from the initramfs", p.Init)
-		unix.Unmount("/proc", unix.MNT_DETACH)
+		if err := unix.Unmount("/proc", unix.MNT_DETACH); err != nil {
+			logf("unmounting /proc: %v", err)
+		}
 		return exec(p.Init)
 	}
 
@@ -60,9 +62,13 @@ func Run(console io.Writer) error {
 	// The new init mounts /dev and /proc itself; hand over devtmpfs so the
 	// console stays open, and drop /proc.
 	if err := unix.Mount("/dev", newRoot+"/dev", "", unix.MS_MOVE, ""); err != nil {
-		unix.Unmount("/dev", unix.MNT_DETACH)
+		if err := unix.Unmount("/dev", unix.MNT_DETACH); err != nil {
+			logf("unmounting /dev: %v", err)
+		}
 	}
-	unix.Unmount("/proc", unix.MNT_DETACH)
+	if err := unix.Unmount("/proc", unix.MNT_DETACH); err != nil {
+		logf("unmounting /proc: %v", err)
+	}
 	if err := os.Chdir(newRoot); err != nil {
 		return err
 	}

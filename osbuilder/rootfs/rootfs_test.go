@@ -105,11 +105,15 @@ func TestCheckForeignExec(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "update-binfmts --enable qemu-riscv64") {
 		t.Errorf("missing handler: error = %v, want the fix", err)
 	}
-	os.WriteFile(filepath.Join(dir, "qemu-riscv64"), []byte("disabled\ninterpreter /usr/libexec/qemu-binfmt/riscv64-binfmt-P\n"), 0o644)
+	if err := os.WriteFile(filepath.Join(dir, "qemu-riscv64"), []byte("disabled\ninterpreter /usr/libexec/qemu-binfmt/riscv64-binfmt-P\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if err := CheckForeignExec("amd64", dir); err == nil || !strings.Contains(err.Error(), "disabled") {
 		t.Errorf("disabled handler: error = %v, want disabled", err)
 	}
-	os.WriteFile(filepath.Join(dir, "qemu-riscv64"), []byte("enabled\ninterpreter /usr/libexec/qemu-binfmt/riscv64-binfmt-P\n"), 0o644)
+	if err := os.WriteFile(filepath.Join(dir, "qemu-riscv64"), []byte("enabled\ninterpreter /usr/libexec/qemu-binfmt/riscv64-binfmt-P\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if err := CheckForeignExec("amd64", dir); err != nil {
 		t.Errorf("enabled handler: error = %v, want nil", err)
 	}
@@ -126,8 +130,12 @@ func fakeAgent(t *testing.T) string {
 
 func TestCustomizeSystemd(t *testing.T) {
 	root := t.TempDir()
-	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
-	os.Symlink("../run/systemd/resolve/stub-resolv.conf", filepath.Join(root, "etc/resolv.conf"))
+	if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../run/systemd/resolve/stub-resolv.conf", filepath.Join(root, "etc/resolv.conf")); err != nil {
+		t.Fatal(err)
+	}
 	if err := customizeSystemd(root, fakeAgent(t)); err != nil {
 		t.Fatalf("customizeSystemd() error = %v", err)
 	}
@@ -154,10 +162,16 @@ func TestCustomizeSystemd(t *testing.T) {
 func TestCustomizeAgentInit(t *testing.T) {
 	root := t.TempDir()
 	for _, d := range []string{"usr/bin", "usr/lib/riscv64-linux-gnu/gconv", "usr/share/doc/crun", "var/lib/dpkg", "etc"} {
-		os.MkdirAll(filepath.Join(root, d), 0o755)
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
-	os.WriteFile(filepath.Join(root, "usr/lib/riscv64-linux-gnu/libcrun.a"), []byte("archive"), 0o644)
-	os.WriteFile(filepath.Join(root, "usr/lib/riscv64-linux-gnu/libc.so.6"), []byte("libc"), 0o755)
+	if err := os.WriteFile(filepath.Join(root, "usr/lib/riscv64-linux-gnu/libcrun.a"), []byte("archive"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "usr/lib/riscv64-linux-gnu/libc.so.6"), []byte("libc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 
 	if err := customizeAgentInit(root, fakeAgent(t)); err != nil {
 		t.Fatalf("customizeAgentInit() error = %v", err)

@@ -64,7 +64,7 @@ func TestQemuBootsSandboxUnderKVM(t *testing.T) {
 		t.Fatalf("NewQemu: %v", err)
 	}
 	ctx := context.Background()
-	defer q.StopVM(ctx)
+	defer func() { _ = q.StopVM(ctx) }() // best-effort cleanup when the test ends early
 
 	start := time.Now()
 	err = vc.StartVMAndWaitForAgent(ctx, q, qemuHealthCheck, qemuAgentTimeout)

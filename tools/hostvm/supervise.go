@@ -103,7 +103,7 @@ func (s supervisor) supervise(ctx context.Context, cmd *exec.Cmd) (runResult, er
 	// stop kills the group, waits for it and drains the output.
 	stop := func() {
 		killGroup(cmd)
-		<-exited
+		<-exited //nolint:errcheck // the group was just killed, so its exit error carries no information
 		drain()
 	}
 

@@ -19,5 +19,7 @@ func main() {
 	// PID 1 must not exit: the kernel would panic and, under QEMU without
 	// -no-reboot, restart the guest forever. Powering off ends the VM.
 	time.Sleep(time.Second)
-	unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
+	if err := unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF); err != nil {
+		fmt.Fprintf(os.Stderr, "kata-preinit: powering off: %v\n", err)
+	}
 }
