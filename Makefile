@@ -5,6 +5,8 @@
 #                   the same unit tests as riscv64 binaries under qemu-user
 #   make integration  tests against real QEMU, mmdebstrap and runc on this machine
 #   make e2e        end-to-end tests inside the emulated riscv64 host
+#   make bench      sandbox start-up benchmark through containerd (root;
+#                   BENCH_N runs per mode, results in BENCH_OUT)
 #   make generate   regenerate the agent protocol code
 #   make guest      the riscv64 guest kernel, image and initrd in build/guest
 #                   (needs build/riscv64/kata-agent from 'make build')
@@ -31,7 +33,7 @@ GOLANGCI_LINT_VERSION ?= v2.15.0
 GOBIN_DIR := $(shell $(GO) env GOPATH)/bin
 
 .PHONY: all build $(addprefix build-,$(ARCHES)) test fmt-check vet lint unit-host unit-riscv64 \
-	integration e2e hostvm generate deps clean guest
+	integration e2e bench hostvm generate deps clean guest
 
 all: build
 
@@ -111,6 +113,18 @@ guest:
 	$(OSBUILDER) initrd --rootfs $(GUEST_DIR)/rootfs-agent-init \
 		--out $(GUEST_DIR)/kata-containers-initrd.img --force
 	@ls -l $(GUEST_DIR)
+
+# The sandbox start-up benchmark of tools/bench: bare QEMU boots and cold
+# runs interleaved, then warm execs, with the shim's and QEMU's RSS. Under
+# TCG a cold run takes 10 to 15 s, hence the small default; the method
+# calls for BENCH_N=100. The guest is built first when build/guest lacks it.
+BENCH_N ?= 10
+BENCH_OUT ?= $(BUILD_DIR)/bench
+BENCH_FLAGS ?=
+
+bench: build
+	@if [ ! -f $(GUEST_DIR)/vmlinux.container ] || [ ! -f $(GUEST_DIR)/kata-containers-initrd.img ]; then $(MAKE) guest; fi
+	$(BUILD_DIR)/$(HOST_GOARCH)/bench -n $(BENCH_N) -out $(BENCH_OUT) $(BENCH_FLAGS) all
 
 # Builds the emulated host image without running anything in it.
 hostvm:
