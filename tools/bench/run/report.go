@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -33,7 +34,9 @@ func WriteTable(w io.Writer, r *Results) error {
 		if len(m.Failures) > 0 {
 			fmt.Fprintf(w, "\n%s: %d failed runs:\n", m.Name, len(m.Failures))
 			for _, f := range m.Failures {
-				fmt.Fprintf(w, "  %s\n", f)
+				// The full error with the run's output is in results.json.
+				first, _, _ := strings.Cut(f, "\n")
+				fmt.Fprintf(w, "  %s\n", first)
 			}
 		}
 	}

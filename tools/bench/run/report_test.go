@@ -95,7 +95,7 @@ func TestWriteOutputs(t *testing.T) {
 func TestWriteTable(t *testing.T) {
 	var buf bytes.Buffer
 	r := sampleResults()
-	r.Modes[2].Failures = []string{"run 3: timed out"}
+	r.Modes[2].Failures = []string{"run 3: timed out\nstdout:\nsome output"}
 	if err := WriteTable(&buf, r); err != nil {
 		t.Fatal(err)
 	}
@@ -112,5 +112,8 @@ func TestWriteTable(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
+	}
+	if strings.Contains(out, "some output") {
+		t.Errorf("table shows a failed run's output, want only the error's first line:\n%s", out)
 	}
 }
