@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -51,6 +52,15 @@ const (
 // most 64 (Firecracker's docs/jailer.md).
 var fcInstanceID = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
 
+// fcMaxVMIDLen bounds the sandbox id in VM directory paths. Unix socket
+// paths are limited to 107 bytes (108 with the NUL in sockaddr_un), and
+// /run/vc/firecracker/<64-character id>/root/firecracker.socket is 108.
+const fcMaxVMIDLen = 32
+
+// maxUnixSocketPath is the longest path a Unix socket can be bound to or
+// connected at on Linux.
+const maxUnixSocketPath = 107
+
 // FirecrackerOptions are the Firecracker backend's settings that do not come
 // from configuration.toml.
 type FirecrackerOptions struct {
@@ -67,6 +77,10 @@ type FirecrackerOptions struct {
 	// block devices; 0 takes as many as the interrupt sources leave, up
 	// to 8.
 	ContainerDrives int
+	// InterruptSources overrides how many devices the VMM's interrupt
+	// controller serves, for a Firecracker build whose number differs
+	// from the architecture's default (10 on riscv64); 0 keeps the default.
+	InterruptSources int
 	// JailerUID and JailerGID are the ids the jailer runs Firecracker as.
 	JailerUID, JailerGID int
 	// BootTimeout bounds the wait for the API socket and for the
@@ -104,7 +118,10 @@ func (s fcState) String() string {
 // filesystem with the guest, so container root filesystems reach the guest
 // as block devices filling placeholder drives.
 type Firecracker struct {
-	id    string
+	id string
+	// vmID is the instance id given to Firecracker and the jailer and the
+	// name of the VM directory: the sandbox id, cut to fcMaxVMIDLen.
+	vmID  string
 	hc    HypervisorConfig
 	agent AgentConfig
 	opts  FirecrackerOptions
@@ -123,6 +140,9 @@ type Firecracker struct {
 	// monitors are not held up by a StopVM in progress.
 	exited chan struct{}
 	pid    atomic.Int64
+	// stopping is set before the backend signals Firecracker, so that an
+	// exit the backend did not cause is logged as a warning.
+	stopping atomic.Bool
 	// stderrTail keeps the end of Firecracker's stderr for error messages.
 	stderrTail tailBuffer
 
@@ -165,7 +185,17 @@ func NewFirecracker(id string, hc HypervisorConfig, agent AgentConfig, opts Fire
 	}
 
 	fc.jailed = hc.JailerPath != ""
-	fc.vmDir = filepath.Join(opts.RunRoot, filepath.Base(hc.Path), id, "root")
+	fc.vmID = id
+	if len(fc.vmID) > fcMaxVMIDLen {
+		fc.vmID = fc.vmID[:fcMaxVMIDLen]
+	}
+	fc.vmDir = filepath.Join(opts.RunRoot, filepath.Base(hc.Path), fc.vmID, "root")
+	for _, name := range []string{fcAPISocket, fcVsockSocket} {
+		if p := filepath.Join(fc.vmDir, name); len(p) > maxUnixSocketPath {
+			return nil, fmt.Errorf("socket path %s is %d bytes, longer than the %d a Unix socket allows: use a shorter run root than %s",
+				p, len(p), maxUnixSocketPath, opts.RunRoot)
+		}
+	}
 	fc.client = firecracker.NewClient(filepath.Join(fc.vmDir, fcAPISocket))
 	return fc, nil
 }
@@ -229,11 +259,14 @@ func (fc *Firecracker) validate() error {
 func (fc *Firecracker) placeholderDrives() (int, error) {
 	fixed := 2 + len(fc.opts.Networks) // guest image and vsock
 	serial := ""
-	if fc.arch.hasSerial(fc.hc.EnableDebug) {
+	if fc.arch.hasSerial(fc.hc.EnableDebug || hasConsoleParam(fc.hc.KernelParams)) {
 		fixed++
 		serial = " + serial port"
 	}
 	limit := fc.arch.interruptSources()
+	if fc.opts.InterruptSources > 0 {
+		limit = fc.opts.InterruptSources
+	}
 	if fc.opts.ContainerDrives < 0 {
 		return 0, fmt.Errorf("invalid number of container drives %d: want 0 or more", fc.opts.ContainerDrives)
 	}
@@ -248,10 +281,21 @@ func (fc *Firecracker) placeholderDrives() (int, error) {
 
 	total := fixed + drives
 	if limit > 0 && (total > limit || drives < 1) {
-		return 0, fmt.Errorf("too many devices for Firecracker's interrupt controller: %d devices (guest image + %d container drives + vsock + %d network interfaces%s) but the riscv64 APLIC has %d interrupt sources: use fewer network interfaces or container drives, or disable debug to drop the serial port",
+		return 0, fmt.Errorf("too many devices for Firecracker's interrupt controller: %d devices (guest image + %d container drives + vsock + %d network interfaces%s) but Firecracker's interrupt controller has %d interrupt sources: use fewer network interfaces or container drives, or drop the serial console (enable_debug, console= in kernel_params)",
 			total, drives, len(fc.opts.Networks), serial, limit)
 	}
 	return drives, nil
+}
+
+// hasConsoleParam reports whether the user's kernel parameters select a
+// console, which makes the riscv64 port add its serial port.
+func hasConsoleParam(params []string) bool {
+	for _, p := range params {
+		if strings.HasPrefix(p, "console=") {
+			return true
+		}
+	}
+	return false
 }
 
 // Type returns FirecrackerHypervisor.
@@ -340,6 +384,7 @@ func (fc *Firecracker) terminate(ctx context.Context) error {
 	}
 
 	pid := fc.cmd.Process.Pid
+	fc.stopping.Store(true)
 	if err := fc.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		fc.log.WithError(err).WithField("pid", pid).Warn("SIGTERM to Firecracker failed")
 	}

@@ -17,9 +17,13 @@ type fcArch interface {
 	// the build has no limit this backend can reach.
 	interruptSources() int
 
+	// maxCmdline returns the longest kernel command line, in bytes without
+	// the NUL, that the VMM accepts.
+	maxCmdline() int
+
 	// hasSerial reports whether the VMM adds a serial port, which takes an
-	// interrupt source, for a guest started with these parameters.
-	hasSerial(debug bool) bool
+	// interrupt source, given whether the kernel command line has console=.
+	hasSerial(console bool) bool
 }
 
 // fcKernelParams is the input of fcArch.kernelParams.

@@ -30,4 +30,8 @@ func (otherFCArch) kernelParams(p fcKernelParams) []string {
 // virtio-mmio devices than a Kata sandbox uses.
 func (otherFCArch) interruptSources() int { return 0 }
 
-func (otherFCArch) hasSerial(debug bool) bool { return true }
+// maxCmdline returns 2047, an estimate from x86_64 Linux's command line of
+// 2048 bytes with the NUL; aarch64 allows more.
+func (otherFCArch) maxCmdline() int { return 2047 }
+
+func (otherFCArch) hasSerial(console bool) bool { return true }

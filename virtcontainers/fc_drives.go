@@ -2,6 +2,7 @@ package virtcontainers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 
@@ -65,9 +66,13 @@ func (fc *Firecracker) HotplugBlock(ctx context.Context, dev BlockDevice) (strin
 	}
 
 	d := &fc.drives[free]
-	apiPath, undo, err := fc.exposeFile(dev.Path, d.id+".device")
+	name := d.id + ".device"
+	apiPath, undo, err := fc.exposeFile(dev.Path, name)
 	if err != nil {
 		return "", fmt.Errorf("attaching block device %s: %w", dev.ID, err)
+	}
+	if err := fc.chownForJail(name); err != nil {
+		return "", errors.Join(fmt.Errorf("attaching block device %s: %w", dev.ID, err), undo())
 	}
 	if err := fc.client.PatchDrive(ctx, firecracker.PartialDrive{DriveID: d.id, PathOnHost: apiPath}); err != nil {
 		if uerr := undo(); uerr != nil {

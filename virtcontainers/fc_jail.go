@@ -20,12 +20,13 @@ func (fc *Firecracker) apiPath(name string) string {
 }
 
 // jailerArgs returns the jailer's command line. The jailer builds its chroot
-// at <chroot base>/<exec file name>/<id>/root, which is fc.vmDir, copies
-// nothing the backend has not placed there, and execs Firecracker with the
-// arguments after "--".
+// at <chroot base>/<exec file name>/<id>/root, which is fc.vmDir, copies the
+// Firecracker binary into it and execs it there with the arguments after
+// "--" (Firecracker's docs/jailer.md). Every other file Firecracker opens
+// must be in the chroot before the jailer starts, which exposeFile ensures.
 func (fc *Firecracker) jailerArgs() []string {
 	return []string{
-		"--id", fc.id,
+		"--id", fc.vmID,
 		"--exec-file", fc.hc.Path,
 		"--uid", strconv.Itoa(fc.opts.JailerUID),
 		"--gid", strconv.Itoa(fc.opts.JailerGID),
@@ -38,7 +39,7 @@ func (fc *Firecracker) jailerArgs() []string {
 // firecrackerArgs returns Firecracker's command line when it runs without
 // the jailer.
 func (fc *Firecracker) firecrackerArgs() []string {
-	return []string{"--api-sock", fc.apiPath(fcAPISocket), "--id", fc.id}
+	return []string{"--api-sock", fc.apiPath(fcAPISocket), "--id", fc.vmID}
 }
 
 // exposeFile makes the host file src visible to Firecracker as the VM
@@ -65,7 +66,7 @@ func (fc *Firecracker) exposeFile(src, name string) (apiPath string, undo func()
 	if err != nil {
 		return "", nil, fmt.Errorf("creating bind-mount target %s: %w", dst, err)
 	}
-	f.Close()
+	_ = f.Close()
 	if err := unix.Mount(src, dst, "", unix.MS_BIND, ""); err != nil {
 		return "", nil, errors.Join(
 			fmt.Errorf("bind-mounting %s into the Firecracker jail as %s (needs root): %w", src, dst, err),
@@ -78,6 +79,21 @@ func (fc *Firecracker) exposeFile(src, name string) (apiPath string, undo func()
 		return remove()
 	}
 	return fc.apiPath(name), unmountAndRemove, nil
+}
+
+// chownForJail gives the VM directory file name (the directory itself for
+// "") to the ids the jailer runs Firecracker as, which must open it
+// read-write. For a file exposed by a hard link or a bind mount this changes
+// the owner of the host file too.
+func (fc *Firecracker) chownForJail(name string) error {
+	if !fc.jailed || (fc.opts.JailerUID == 0 && fc.opts.JailerGID == 0) {
+		return nil
+	}
+	path := filepath.Join(fc.vmDir, name)
+	if err := os.Chown(path, fc.opts.JailerUID, fc.opts.JailerGID); err != nil {
+		return fmt.Errorf("giving %s to the jailed Firecracker's ids %d:%d: %w", path, fc.opts.JailerUID, fc.opts.JailerGID, err)
+	}
+	return nil
 }
 
 func removeIfExists(path string) error {

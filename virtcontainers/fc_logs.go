@@ -92,6 +92,6 @@ func (l *lineLimiter) allow(now time.Time) (allowed bool, reportSuppressed int) 
 
 // close stops the drain and waits for it to log what it has read.
 func (d *fifoDrain) close() {
-	d.file.Close()
+	_ = d.file.Close()
 	<-d.done
 }

@@ -14,11 +14,22 @@ import (
 //     port is added only when the kernel command line has console=;
 //   - its APLIC declares riscv,num-sources = 10, so at most 10 devices can
 //     have an interrupt;
+//   - the kernel command line holds at most 1024 bytes with its NUL
+//     (CMDLINE_MAX_SIZE in arch/riscv64/layout.rs, from Linux's
+//     arch/riscv/include/uapi/asm/setup.h);
 //   - SendCtrlAltDel fails with 400, so the backend stops the VM with signals.
 
 // riscv64InterruptSources is the APLIC's riscv,num-sources in the riscv64
 // port of Firecracker.
+//
+// NOTE: the value is hard-coded in the port's FDT code and differs between
+// commits of the pull request: one sets 96, with a TODO to match the lines
+// it allocates. FirecrackerOptions.InterruptSources overrides it.
 const riscv64InterruptSources = 10
+
+// riscv64MaxCmdline is the longest kernel command line the riscv64 port
+// accepts, without the terminating NUL.
+const riscv64MaxCmdline = 1023
 
 type riscv64FCArch struct{}
 
@@ -36,6 +47,10 @@ func (riscv64FCArch) checkBootAssets(kernelPath, initrdPath string) error {
 
 // checkRISCVImage accepts an uncompressed riscv64 Image and rejects ELF,
 // compressed and foreign kernels with an error that names the format found.
+//
+// NOTE: the header does not show whether virtio-blk, ext4 and vsock are
+// built in, which the guest needs without an initrd. A kernel that has them
+// as modules boots but panics when it mounts the root device.
 func checkRISCVImage(path string) error {
 	info, err := riscv.DetectKernelFile(path)
 	if err != nil {
@@ -64,4 +79,6 @@ func (riscv64FCArch) kernelParams(p fcKernelParams) []string {
 
 func (riscv64FCArch) interruptSources() int { return riscv64InterruptSources }
 
-func (riscv64FCArch) hasSerial(debug bool) bool { return debug }
+func (riscv64FCArch) maxCmdline() int { return riscv64MaxCmdline }
+
+func (riscv64FCArch) hasSerial(console bool) bool { return console }

@@ -2,6 +2,7 @@ package virtcontainers
 
 import (
 	"compress/gzip"
+	"context"
 	"encoding/binary"
 	"errors"
 	"os"
@@ -53,9 +54,15 @@ func TestRISCVKernelCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	zw := gzip.NewWriter(f)
-	zw.Write(make([]byte, 4096))
-	zw.Close()
-	f.Close()
+	if _, err := zw.Write(make([]byte, 4096)); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
 
 	zboot := make([]byte, 0x40)
 	copy(zboot, "MZ\x00\x00zimg")
@@ -108,7 +115,9 @@ func TestFirecrackerRISCVRejectsBadBootAssets(t *testing.T) {
 	f := newFCFixture(t)
 	elf := writeKernel(t, filepath.Join(f.dir, "vmlinux"), riscvELFHeader())
 	initrd := filepath.Join(f.dir, "kata-containers-initrd.img")
-	os.WriteFile(initrd, []byte("070701"), 0o644)
+	if err := os.WriteFile(initrd, []byte("070701"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	tests := []struct {
 		name    string
@@ -149,23 +158,26 @@ func TestFirecrackerRISCVDeviceBudget(t *testing.T) {
 	tests := []struct {
 		name       string
 		debug      bool
+		params     []string
 		networks   int
 		drives     int
 		wantDrives int
 		wantErr    string
 	}{
-		{"default, no network", false, 0, 0, 8, ""},
-		{"default, one network", false, 1, 0, 7, ""},
-		{"default, debug serial and one network", true, 1, 0, 6, ""},
-		{"eight drives fill the ten sources", false, 0, 8, 8, ""},
-		{"Kata's device set", true, 1, 8, 0, "12 devices (guest image + 8 container drives + vsock + 1 network interfaces + serial port) but the riscv64 APLIC has 10 interrupt sources"},
-		{"nine drives", false, 0, 9, 0, "11 devices"},
-		{"networks leave no drive", false, 8, 0, 0, "10 devices (guest image + 0 container drives"},
+		{"default, no network", false, nil, 0, 0, 8, ""},
+		{"default, one network", false, nil, 1, 0, 7, ""},
+		{"default, debug serial and one network", true, nil, 1, 0, 6, ""},
+		{"console in kernel_params", false, []string{"quiet", "console=ttyS0"}, 0, 0, 7, ""},
+		{"eight drives fill the ten sources", false, nil, 0, 8, 8, ""},
+		{"Kata's device set", true, nil, 1, 8, 0, "12 devices (guest image + 8 container drives + vsock + 1 network interfaces + serial port) but Firecracker's interrupt controller has 10 interrupt sources"},
+		{"nine drives", false, nil, 0, 9, 0, "11 devices"},
+		{"networks leave no drive", false, nil, 8, 0, 0, "10 devices (guest image + 0 container drives"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			hc := f.config()
 			hc.EnableDebug = tt.debug
+			hc.KernelParams = tt.params
 			opts := f.options()
 			opts.Networks = nets(tt.networks)
 			opts.ContainerDrives = tt.drives
@@ -203,6 +215,42 @@ func TestRISCVKernelParams(t *testing.T) {
 		got := strings.Join(riscv64FCArch{}.kernelParams(tt.p), " ")
 		if got != tt.want {
 			t.Errorf("%s:\ngot  %s\nwant %s", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestFirecrackerRISCVInterruptSourcesOverride(t *testing.T) {
+	f := newFCFixture(t)
+	hc := f.config()
+	hc.EnableDebug = true
+	opts := f.options()
+	opts.Networks = []FirecrackerNetwork{{ID: "eth0", HostDevName: "tap0"}}
+	opts.ContainerDrives = 8
+	opts.InterruptSources = 96
+	fc, err := NewFirecracker("sb", hc, AgentConfig{}, opts)
+	if err != nil {
+		t.Fatalf("NewFirecracker with 12 devices and 96 interrupt sources: %v", err)
+	}
+	if fc.opts.ContainerDrives != 8 {
+		t.Errorf("container drives: got %d, want 8", fc.opts.ContainerDrives)
+	}
+}
+
+func TestFirecrackerRISCVCmdlineLimit(t *testing.T) {
+	f := newFCFixture(t)
+	hc := f.config()
+	hc.KernelParams = []string{"x=" + strings.Repeat("y", 1000)}
+	fc, err := NewFirecracker("longcmd", hc, AgentConfig{}, f.options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = fc.StartVM(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "longer than the 1023 Firecracker accepts") {
+		t.Fatalf("StartVM with a 1002-byte kernel parameter: got %v, want a command line length error", err)
+	}
+	for _, r := range configRequests(f.requests(t)) {
+		if strings.HasPrefix(r, "PUT /boot-source") {
+			t.Errorf("requests: got %s, want no boot source sent", r)
 		}
 	}
 }

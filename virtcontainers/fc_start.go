@@ -43,6 +43,7 @@ func (fc *Firecracker) StartVM(ctx context.Context) (err error) {
 			select {
 			case <-fc.exited:
 			default:
+				fc.stopping.Store(true)
 				_ = fc.cmd.Process.Kill()
 				<-fc.exited
 			}
@@ -91,7 +92,7 @@ func (fc *Firecracker) createVMDir() error {
 	}
 	if err := os.Mkdir(idDir, 0o750); err != nil {
 		if errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("VM directory %s already exists: another VM with id %s runs, or a stopped one left it behind; remove it if no Firecracker uses it", idDir, fc.id)
+			return fmt.Errorf("VM directory %s already exists: another VM whose id starts with %s runs, or a stopped one left it behind; remove it if no Firecracker uses it", idDir, fc.vmID)
 		}
 		return fmt.Errorf("creating VM directory: %w", err)
 	}
@@ -100,12 +101,7 @@ func (fc *Firecracker) createVMDir() error {
 	if err := os.Mkdir(fc.vmDir, 0o750); err != nil {
 		return fmt.Errorf("creating VM directory: %w", err)
 	}
-	if fc.jailed && (fc.opts.JailerUID != 0 || fc.opts.JailerGID != 0) {
-		if err := os.Chown(fc.vmDir, fc.opts.JailerUID, fc.opts.JailerGID); err != nil {
-			return fmt.Errorf("giving the jail %s to %d:%d: %w", fc.vmDir, fc.opts.JailerUID, fc.opts.JailerGID, err)
-		}
-	}
-	return nil
+	return fc.chownForJail("")
 }
 
 // fcAssets are the paths of the boot files in API requests.
@@ -143,11 +139,9 @@ func (fc *Firecracker) prepareAssets() (fcAssets, error) {
 		if err != nil {
 			return a, fmt.Errorf("creating placeholder drive: %w", err)
 		}
-		f.Close()
-		if fc.jailed && (fc.opts.JailerUID != 0 || fc.opts.JailerGID != 0) {
-			if err := os.Chown(f.Name(), fc.opts.JailerUID, fc.opts.JailerGID); err != nil {
-				return a, fmt.Errorf("giving placeholder drive %s to %d:%d: %w", f.Name(), fc.opts.JailerUID, fc.opts.JailerGID, err)
-			}
+		_ = f.Close()
+		if err := fc.chownForJail(id); err != nil {
+			return a, err
 		}
 		fc.drives[i] = fcDrive{id: id, placeholder: fc.apiPath(id)}
 	}
@@ -164,7 +158,7 @@ func guestRootDevice(imagePath string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("opening guest image: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	sig := make([]byte, 2)
 	if _, err := f.ReadAt(sig, 510); err != nil && !errors.Is(err, io.EOF) {
 		return "", fmt.Errorf("reading the partition table of guest image %s: %w", imagePath, err)
@@ -213,8 +207,8 @@ func (fc *Firecracker) launch() error {
 	cmd.Stderr = io.MultiWriter(stderr, &fc.stderrTail)
 
 	if err := cmd.Start(); err != nil {
-		stdout.Close()
-		stderr.Close()
+		_ = stdout.Close()
+		_ = stderr.Close()
 		return fmt.Errorf("launching %s: %w", cmd.Path, err)
 	}
 	fc.cmd = cmd
@@ -224,9 +218,14 @@ func (fc *Firecracker) launch() error {
 
 	go func() {
 		err := cmd.Wait()
-		stdout.Close()
-		stderr.Close()
-		fc.log.WithField("pid", pid).WithField("status", exitStatus(err)).Info("Firecracker exited")
+		_ = stdout.Close()
+		_ = stderr.Close()
+		entry := fc.log.WithField("pid", pid).WithField("status", exitStatus(err))
+		if fc.stopping.Load() {
+			entry.Info("Firecracker exited")
+		} else {
+			entry.Warn("Firecracker exited on its own; the VM is gone")
+		}
 		fc.pid.Store(0)
 		close(fc.exited)
 	}()
@@ -325,8 +324,13 @@ func (fc *Firecracker) configure(ctx context.Context, a fcAssets) error {
 		Debug: fc.hc.EnableDebug, RootDevice: a.rootDevice, RootfsType: fc.hc.RootfsType, Agent: fc.agent,
 	})
 	params = append(params, fc.hc.KernelParams...)
+	bootArgs := strings.Join(params, " ")
+	if limit := fc.arch.maxCmdline(); len(bootArgs) > limit {
+		return fmt.Errorf("guest kernel command line is %d bytes, longer than the %d Firecracker accepts: shorten kernel_params in [hypervisor.firecracker] (%q)",
+			len(bootArgs), limit, bootArgs)
+	}
 	if err := fc.client.PutBootSource(ctx, firecracker.BootSource{
-		KernelImagePath: a.kernel, BootArgs: strings.Join(params, " "),
+		KernelImagePath: a.kernel, BootArgs: bootArgs,
 	}); err != nil {
 		return fmt.Errorf("configuring the guest kernel: %w", err)
 	}

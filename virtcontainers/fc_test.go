@@ -71,9 +71,16 @@ func newFCFixture(t testing.TB, env ...string) *fcFixture {
 	}
 
 	dir := t.TempDir()
+	// The run root is short, unlike t.TempDir's paths, which contain the
+	// test name: socket paths under it must stay within 107 bytes.
+	runRoot, err := os.MkdirTemp("", "fc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(runRoot) })
 	f := &fcFixture{
 		dir:     dir,
-		runRoot: filepath.Join(dir, "run"),
+		runRoot: runRoot,
 		kernel:  filepath.Join(dir, "Image"),
 		image:   filepath.Join(dir, "kata-containers.img"),
 		bin:     filepath.Join(dir, "bin", "firecracker"),
@@ -235,10 +242,10 @@ func hvsockHandshake(t *testing.T, url string) net.Conn {
 		t.Fatalf("dialing the hybrid vsock socket of %s: %v", url, err)
 	}
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	fmt.Fprintf(conn, "CONNECT %s\n", rest[i+1:])
+	_, _ = fmt.Fprintf(conn, "CONNECT %s\n", rest[i+1:])
 	line, err := bufio.NewReader(conn).ReadString('\n')
 	if err != nil || !strings.HasPrefix(line, "OK ") {
-		conn.Close()
+		_ = conn.Close()
 		t.Fatalf("hybrid vsock handshake on %s: got %q (%v), want \"OK <port>\\n\"", url, line, err)
 	}
 	return conn
@@ -266,9 +273,9 @@ func TestFirecrackerStartStop(t *testing.T) {
 		t.Errorf("AgentURL: got %s, want %s", url, want)
 	}
 	conn := hvsockHandshake(t, url)
-	fmt.Fprintf(conn, "ping\n")
+	_, _ = fmt.Fprintf(conn, "ping\n")
 	echo, err := bufio.NewReader(conn).ReadString('\n')
-	conn.Close()
+	_ = conn.Close()
 	if echo != "ping\n" {
 		t.Errorf("echo from the stand-in guest on port 1024: got %q (%v), want \"ping\\n\"", echo, err)
 	}
@@ -603,7 +610,7 @@ func TestFirecrackerJailer(t *testing.T) {
 	}
 
 	url, _ := fc.AgentURL()
-	hvsockHandshake(t, url).Close()
+	_ = hvsockHandshake(t, url).Close()
 
 	disk := filepath.Join(f.dir, "c1.img")
 	writeDiskImage(t, disk, false)
@@ -876,5 +883,161 @@ func TestFirecrackerConfigFailureCleansUp(t *testing.T) {
 	reqs := configRequests(f.requests(t))
 	if last := reqs[len(reqs)-1]; !strings.HasPrefix(last, "PUT /network-interfaces/eth0") {
 		t.Errorf("last request: got %s, want the rejected PUT /network-interfaces/eth0", last)
+	}
+}
+
+func TestFirecrackerJailerOwnership(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give files to another user")
+	}
+	f := newFCFixture(t)
+	hc := f.config()
+	hc.JailerPath = f.jailer
+	opts := f.options()
+	opts.ContainerDrives = 1
+	opts.JailerUID, opts.JailerGID = 4242, 4343
+	fc := f.start(t, "owned", hc, opts)
+
+	disk := filepath.Join(f.dir, "c1.img")
+	writeDiskImage(t, disk, false)
+	if _, err := fc.HotplugBlock(context.Background(), BlockDevice{ID: "c1", Path: disk}); err != nil {
+		t.Fatalf("HotplugBlock: %v", err)
+	}
+
+	root := fc.VMDir()
+	for _, name := range []string{"", "drive_0", "logs.fifo", "metrics.fifo", "drive_0.device"} {
+		var st unix.Stat_t
+		if err := unix.Stat(filepath.Join(root, name), &st); err != nil {
+			t.Errorf("stat %q in the jail: %v", name, err)
+			continue
+		}
+		if st.Uid != 4242 || st.Gid != 4343 {
+			t.Errorf("owner of %q in the jail: got %d:%d, want 4242:4343", name, st.Uid, st.Gid)
+		}
+	}
+}
+
+func TestFirecrackerLongSandboxID(t *testing.T) {
+	f := newFCFixture(t)
+	id := strings.Repeat("0123456789abcdef", 4)
+	fc := f.start(t, id, f.config(), f.options())
+
+	wantDir := filepath.Join(f.runRoot, "firecracker", id[:32], "root")
+	if fc.VMDir() != wantDir {
+		t.Errorf("VMDir for a 64-character id: got %s, want %s", fc.VMDir(), wantDir)
+	}
+	info, err := firecracker.NewClient(filepath.Join(fc.VMDir(), "firecracker.socket")).DescribeInstance(context.Background())
+	if err != nil || info.ID != id[:32] {
+		t.Errorf("instance id: got %+v, %v; want %s", info, err, id[:32])
+	}
+
+	long := filepath.Join(f.dir, strings.Repeat("r", 60))
+	opts := f.options()
+	opts.RunRoot = long
+	_, err = NewFirecracker(id, f.config(), AgentConfig{}, opts)
+	if err == nil || !strings.Contains(err.Error(), "longer than the 107 a Unix socket allows") {
+		t.Errorf("NewFirecracker with a %d-byte run root: got %v, want a socket path length error", len(long), err)
+	}
+}
+
+func TestFirecrackerUnexpectedExitLogged(t *testing.T) {
+	f := newFCFixture(t)
+	fc := f.start(t, "crash", f.config(), f.options())
+
+	pids := fc.PIDs()
+	if len(pids) != 1 {
+		t.Fatalf("PIDs: got %v, want one", pids)
+	}
+	if err := unix.Kill(pids[0], unix.SIGKILL); err != nil {
+		t.Fatalf("killing the stand-in VMM: %v", err)
+	}
+	select {
+	case <-fc.Exited():
+	case <-time.After(10 * time.Second):
+		t.Fatalf("Exited after the VMM was killed: still open")
+	}
+	entry := waitForLog(t, f.hook, func(e *logrus.Entry) bool { return strings.Contains(e.Message, "exited on its own") })
+	if entry == nil || entry.Level != logrus.WarnLevel {
+		t.Errorf("log after an exit the backend did not cause: got %v, want a warning", entry)
+	}
+
+	if err := fc.StopVM(context.Background()); err != nil {
+		t.Errorf("StopVM after the VMM died: %v", err)
+	}
+	if _, err := os.Stat(filepath.Dir(fc.VMDir())); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("VM directory after StopVM: got %v, want it removed", err)
+	}
+}
+
+func TestFirecrackerConcurrentHotplug(t *testing.T) {
+	f := newFCFixture(t)
+	opts := f.options()
+	opts.ContainerDrives = 4
+	fc := f.start(t, "parallel", f.config(), opts)
+
+	type result struct {
+		guest string
+		err   error
+	}
+	results := make(chan result, 4)
+	for i := range 4 {
+		disk := filepath.Join(f.dir, fmt.Sprintf("c%d.img", i))
+		writeDiskImage(t, disk, false)
+		go func() {
+			guest, err := fc.HotplugBlock(context.Background(), BlockDevice{ID: fmt.Sprintf("c%d", i), Path: disk})
+			results <- result{guest, err}
+			_ = fc.PIDs()
+		}()
+	}
+
+	seen := map[string]bool{}
+	for range 4 {
+		r := <-results
+		if r.err != nil {
+			t.Errorf("concurrent HotplugBlock: %v", r.err)
+			continue
+		}
+		if seen[r.guest] {
+			t.Errorf("guest path %s returned twice", r.guest)
+		}
+		seen[r.guest] = true
+	}
+	for _, want := range []string{"/dev/vdb", "/dev/vdc", "/dev/vdd", "/dev/vde"} {
+		if !seen[want] {
+			t.Errorf("guest paths %v: want %s among them", seen, want)
+		}
+	}
+}
+
+func TestFirecrackerThroughHypervisorFactory(t *testing.T) {
+	f := newFCFixture(t)
+	h, err := NewHypervisor(FirecrackerHypervisor, HypervisorParams{
+		ID:     "factory",
+		Config: f.config(),
+		Paths:  Paths{VMRoot: filepath.Join(f.runRoot, "vm")},
+	})
+	if err != nil {
+		t.Fatalf("NewHypervisor(firecracker): %v", err)
+	}
+
+	dial := func(ctx context.Context, url string) error {
+		c, err := client.Dial(ctx, url, client.WithHandshakeTimeout(2*time.Second))
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	}
+	if err := StartVMAndWaitForAgent(context.Background(), h, dial, 20*time.Second); err != nil {
+		t.Fatalf("StartVMAndWaitForAgent: %v", err)
+	}
+	defer func() { _ = h.StopVM(context.Background()) }()
+
+	url, _ := h.AgentURL()
+	want := "hvsock://" + filepath.Join(f.runRoot, "firecracker", "factory", "root", "kata.hvsock") + ":1024"
+	if url != want {
+		t.Errorf("AgentURL: got %s, want %s (upstream's <run root>/firecracker/<id>/root layout)", url, want)
+	}
+	if _, ok := h.SharedFS(); ok {
+		t.Errorf("SharedFS: got ok=true, want false")
 	}
 }

@@ -84,7 +84,8 @@ func WithVhostVsockDevice(path string) QemuOption { return func(q *Qemu) { q.vho
 // system_powerdown and quit before it kills QEMU.
 func WithStopTimeout(d time.Duration) QemuOption { return func(q *Qemu) { q.stopTimeout = d } }
 
-// WithLogger sets the logger; the backend adds subsystem=qemu.
+// WithLogger sets the logger. The backend adds the fields subsystem=qemu and
+// sandbox=<id>.
 func WithLogger(l *logrus.Entry) QemuOption { return func(q *Qemu) { q.log = l } }
 
 // Qemu is the QEMU backend of one sandbox VM on the riscv64 virt machine.
@@ -151,7 +152,7 @@ func NewQemu(id string, cfg HypervisorConfig, agent AgentConfig, opts ...QemuOpt
 		q.prober = NewExecQEMUProber()
 	}
 	if q.kvm == nil {
-		q.kvm = KVMDevice{Path: defaultKVMDevice}
+		q.kvm = NewKVMDevice(defaultKVMDevice)
 	}
 	if q.log == nil {
 		q.log = logrus.WithField("source", "virtcontainers")

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -117,6 +119,24 @@ func TestQemuBootTCG(t *testing.T) {
 		}
 	}
 
+	modes := []struct {
+		path string
+		mask os.FileMode
+	}{
+		{filepath.Join(runRoot, "boot", pidFileName), 0o077},
+		{filepath.Join(runRoot, "boot"), 0o077},
+	}
+	for _, m := range modes {
+		info, err := os.Stat(m.path)
+		if err != nil {
+			t.Errorf("stat %s: %v", m.path, err)
+			continue
+		}
+		if perm := info.Mode().Perm(); perm&m.mask != 0 {
+			t.Errorf("%s mode = %o, want no access for group and others", m.path, perm)
+		}
+	}
+
 	url, err := q.AgentURL()
 	if err != nil {
 		t.Fatalf("AgentURL: %v", err)
@@ -128,9 +148,7 @@ func TestQemuBootTCG(t *testing.T) {
 	if err := waitForConsole(q.ConsoleLogPath(), initMarker, q.Exited(), bootTimeout); err != nil {
 		t.Fatal(err)
 	}
-	// NOTE: once the agent's host client exists, this test also runs its
-	// Health Check over AgentURL; until then the console marker is the
-	// boot's end point.
+	// TestQemuBootToAgentHealth goes on from here to the agent.
 
 	if err := q.PauseVM(ctx); err != nil {
 		t.Fatalf("PauseVM: %v", err)
@@ -276,6 +294,109 @@ func TestQemuAgentNeverAnswers(t *testing.T) {
 	}
 	if pids := q.PIDs(); pids != nil {
 		t.Errorf("PIDs() = %v after the agent timeout, want none", pids)
+	}
+	assertNothingLeft(t, runRoot)
+}
+
+// findVirtiofsd returns a virtiofsd binary: the Rust one where Debian
+// installs it, or the C one of QEMU 7.2.
+func findVirtiofsd(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{"/usr/libexec/virtiofsd", "/usr/lib/qemu/virtiofsd"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if p, err := exec.LookPath("virtiofsd"); err == nil {
+		return p
+	}
+	t.Skip("needs virtiofsd (Debian package virtiofsd, or qemu-system-common up to QEMU 7.2)")
+	return ""
+}
+
+func TestQemuBootVariants(t *testing.T) {
+	kernel, initrd := guestAssetsFromBuild(t)
+	tests := []struct {
+		name string
+		cfg  func(t *testing.T, c *HypervisorConfig)
+		pids int
+	}{
+		{"virtio-9p", func(t *testing.T, c *HypervisorConfig) { c.SharedFS = SharedFS9P }, 1},
+		{"virtio-fs", func(t *testing.T, c *HypervisorConfig) {
+			c.SharedFS = SharedFSVirtioFS
+			c.VirtioFSDaemon = findVirtiofsd(t)
+		}, 2},
+		{"legacy serial", func(t *testing.T, c *HypervisorConfig) { c.UseLegacySerial = true }, 1},
+		{"aia aplic", func(t *testing.T, c *HypervisorConfig) { c.AIA = AIAAPLIC }, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := bootConfig(t, kernel, initrd)
+			tc.cfg(t, &cfg)
+			runRoot := t.TempDir()
+			q, err := NewQemu("variant", cfg, AgentConfig{Channel: ChannelSerial}, WithRunRoot(runRoot), WithStopTimeout(2*time.Second))
+			if err != nil {
+				t.Fatalf("NewQemu: %v", err)
+			}
+			ctx := context.Background()
+			defer q.StopVM(ctx)
+
+			if err := q.StartVM(ctx); err != nil {
+				t.Fatalf("StartVM: %v", err)
+			}
+			pids := q.PIDs()
+			if len(pids) != tc.pids {
+				t.Errorf("PIDs() = %v, want %d processes", pids, tc.pids)
+			}
+			if fs, ok := q.SharedFS(); ok {
+				if info, err := os.Stat(fs.HostPath); err != nil || !info.IsDir() {
+					t.Errorf("shared directory %s: %v", fs.HostPath, err)
+				}
+			}
+			if err := waitForConsole(q.ConsoleLogPath(), initMarker, q.Exited(), bootTimeout); err != nil {
+				t.Fatal(err)
+			}
+			if err := q.StopVM(ctx); err != nil {
+				t.Fatalf("StopVM: %v", err)
+			}
+			for _, pid := range pids {
+				if !processGone(pid) {
+					t.Errorf("pid %d still exists after StopVM", pid)
+				}
+			}
+			assertNothingLeft(t, runRoot)
+		})
+	}
+}
+
+// TestQemuKVMUnusableHere asks for KVM with the real prober and /dev/kvm. On
+// an x86 build host qemu-system-riscv64 has no KVM accelerator, whatever
+// /dev/kvm is, so the start must fail with the hint to the checker and TCG.
+func TestQemuKVMUnusableHere(t *testing.T) {
+	f, err := NewExecQEMUProber().ProbeQEMU(requireQEMU(t))
+	if err != nil {
+		t.Fatalf("probing QEMU: %v", err)
+	}
+	if slices.Contains(f.Accelerators, AccelKVM) && NewKVMDevice(defaultKVMDevice).Usable() == nil {
+		t.Skip("needs a host where KVM cannot run riscv64 guests; this one can")
+	}
+	kernel, initrd := guestAssetsFromBuild(t)
+	cfg := bootConfig(t, kernel, initrd)
+	cfg.Accelerator = AccelKVM
+	runRoot := t.TempDir()
+	q, err := NewQemu("kvm", cfg, AgentConfig{}, WithRunRoot(runRoot))
+	if err != nil {
+		t.Fatalf("NewQemu: %v", err)
+	}
+
+	err = q.StartVM(context.Background())
+	if !errors.Is(err, ErrKVMUnusable) {
+		t.Fatalf("StartVM error = %v, want ErrKVMUnusable", err)
+	}
+	for _, want := range []string{"kata-runtime check", `accelerator = "tcg"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("StartVM error = %q, want it to contain %q", err, want)
+		}
 	}
 	assertNothingLeft(t, runRoot)
 }

@@ -34,13 +34,13 @@ func (k fakeKVM) HasAIA() (bool, error) { return k.hasAIA, k.aiaErr }
 // and kvmQEMU the same QEMU as built for a riscv64 host with KVM.
 var (
 	qemu72 = QEMUFeatures{
-		Version:      QEMUVersion{7, 2, 22},
+		Version:      QEMUVersion{Major: 7, Minor: 2, Micro: 22},
 		AIAModes:     []AIAMode{AIANone, AIAAPLIC, AIAAPLICIMSIC},
 		Accelerators: []Accelerator{AccelTCG},
 		Seccomp:      true,
 	}
 	kvmQEMU = QEMUFeatures{
-		Version:      QEMUVersion{10, 0, 2},
+		Version:      QEMUVersion{Major: 10, Minor: 0, Micro: 2},
 		AIAModes:     []AIAMode{AIANone, AIAAPLIC, AIAAPLICIMSIC},
 		Accelerators: []Accelerator{AccelKVM, AccelTCG},
 		Seccomp:      true,
@@ -105,8 +105,12 @@ func goldenCases() []goldenCase {
 		{name: "kvm-image", features: kvmQEMU, vsock: true, cfg: func(c *HypervisorConfig) {
 			c.Accelerator = AccelKVM
 			c.InitrdPath = ""
-			c.ImagePath = "/usr/share/kata-containers/kata-containers.img"
+			c.ImagePath = "testdata/image-mbr/kata-containers.img"
 			c.RootfsType = "ext4"
+		}},
+		{name: "tcg-image-boot-initrd", features: qemu72, cfg: func(c *HypervisorConfig) {
+			c.InitrdPath = ""
+			c.ImagePath = "testdata/image-bare/kata-containers.img"
 		}},
 		{name: "tcg-debug", features: qemu72,
 			agent: AgentConfig{EnableDebug: true, EnableTracing: true, DebugConsoleEnabled: true},
@@ -116,7 +120,7 @@ func goldenCases() []goldenCase {
 			}},
 		{name: "tcg-legacy-serial", features: qemu72, cfg: func(c *HypervisorConfig) { c.UseLegacySerial = true }},
 		{name: "tcg-legacy-serial-vsock-no-seccomp", vsock: true,
-			features: QEMUFeatures{Version: QEMUVersion{7, 2, 0}, Accelerators: []Accelerator{AccelTCG}},
+			features: QEMUFeatures{Version: QEMUVersion{Major: 7, Minor: 2, Micro: 0}, Accelerators: []Accelerator{AccelTCG}},
 			cfg:      func(c *HypervisorConfig) { c.UseLegacySerial = true }},
 		{name: "tcg-sized", features: qemu72, cfg: func(c *HypervisorConfig) {
 			c.DefaultVCPUs = 4
@@ -265,8 +269,8 @@ func TestQemuCommandLineRules(t *testing.T) {
 			if strings.Contains(strings.Join(opt("-machine"), ""), "nvdimm") {
 				t.Errorf("-machine %q enables NVDIMM", opt("-machine"))
 			}
-			if launch.image != "" && !strings.Contains(appendArg, "root=/dev/vda1") {
-				t.Errorf("image boot -append %q lacks root=/dev/vda1", appendArg)
+			if launch.image != "" && !strings.Contains(appendArg, "root=/dev/vda") {
+				t.Errorf("image boot -append %q lacks root=/dev/vda", appendArg)
 			}
 			if !strings.Contains(appendArg, "panic=1") {
 				t.Errorf("-append %q lacks panic=1", appendArg)

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/kata-riscv64/kata-riscv64/virtcontainers/pkg/qemucaps"
 )
 
 // ErrQEMUTooOld reports a configured option that the QEMU binary lacks.
@@ -14,18 +16,7 @@ var ErrQEMUTooOld = errors.New("QEMU does not support the requested option")
 var ErrKVMUnusable = errors.New("KVM is not usable for riscv64 guests")
 
 // QEMUVersion is a QEMU release number.
-type QEMUVersion struct {
-	Major, Minor, Micro int
-}
-
-// AtLeast reports whether v is major.minor or newer.
-func (v QEMUVersion) AtLeast(major, minor int) bool {
-	return v.Major > major || (v.Major == major && v.Minor >= minor)
-}
-
-func (v QEMUVersion) String() string {
-	return fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Micro)
-}
+type QEMUVersion = qemucaps.Version
 
 // QEMUFeatures is what the backend needs to know about a QEMU binary before
 // it builds the command line.
@@ -67,6 +58,9 @@ type HostKVM interface {
 // aplic-imsic for them under TCG.
 var tcgIMSICMinVersion = QEMUVersion{Major: 10}
 
+// atLeast reports whether v is min or newer.
+func atLeast(v, min QEMUVersion) bool { return !v.Less(min) }
+
 // checkAccelerator returns an error when the accelerator cannot run riscv64
 // guests with this QEMU binary and host.
 func checkAccelerator(accel Accelerator, qemuPath string, f QEMUFeatures, kvm HostKVM) error {
@@ -80,6 +74,10 @@ func checkAccelerator(accel Accelerator, qemuPath string, f QEMUFeatures, kvm Ho
 	}
 	if accel != AccelKVM {
 		return nil
+	}
+	if !atLeast(f.Version, qemucaps.MinVersion) {
+		return fmt.Errorf("QEMU %s at %s is older than %s, the first release with KVM for riscv64: %w; install a newer QEMU or set accelerator = \"tcg\"",
+			f.Version, qemuPath, qemucaps.MinVersion, ErrQEMUTooOld)
 	}
 	if err := kvm.Usable(); err != nil {
 		return fmt.Errorf("%w: %w; run `kata-runtime check` to see why, or set accelerator = \"tcg\" in [hypervisor.qemu] to emulate the guest",
@@ -97,11 +95,12 @@ func errForAccel(accel Accelerator) error {
 
 // resolveAIA turns the configured AIA mode into the one to launch with.
 //
-// An explicit mode must be one this QEMU accepts. aplic-imsic under KVM also
-// needs the host's AIA irqchip when the host can tell. auto picks
-// aplic-imsic only where it is known to work (under KVM: QEMU and the host
-// support it; under TCG: QEMU tcgIMSICMinVersion or newer) and the PLIC
-// otherwise, because every guest kernel drives the PLIC.
+// An explicit mode must be one this QEMU accepts, and aplic-imsic under KVM
+// also needs the host's AIA irqchip when the host can tell. auto picks
+// aplic-imsic only where it is known to work: under KVM when the host has
+// the AIA irqchip and QEMU (qemucaps.KVMAIAVersion or newer) uses it, under
+// TCG from QEMU tcgIMSICMinVersion on. Otherwise it
+// picks the PLIC, because every guest kernel drives the PLIC.
 func resolveAIA(requested AIAMode, accel Accelerator, qemuPath string, f QEMUFeatures, kvm HostKVM) (AIAMode, error) {
 	qemuHas := func(mode AIAMode) bool { return slices.Contains(f.AIAModes, mode) }
 
@@ -115,6 +114,10 @@ func resolveAIA(requested AIAMode, accel Accelerator, qemuPath string, f QEMUFea
 				requested, f.Version, qemuPath, f.AIAModes, ErrQEMUTooOld)
 		}
 		if requested == AIAAPLICIMSIC && accel == AccelKVM {
+			if !atLeast(f.Version, qemucaps.KVMAIAVersion) {
+				return "", fmt.Errorf("aia = %q with KVM: QEMU %s at %s emulates the IMSIC, which KVM guests cannot use: %w; QEMU %s and later use the host's AIA irqchip, or set aia = \"none\"",
+					requested, f.Version, qemuPath, ErrQEMUTooOld, qemucaps.KVMAIAVersion)
+			}
 			has, err := kvm.HasAIA()
 			if err == nil && !has {
 				return "", fmt.Errorf("aia = %q with KVM: %w: the host's KVM has no AIA irqchip; set aia = \"auto\" or \"none\"",
@@ -128,13 +131,16 @@ func resolveAIA(requested AIAMode, accel Accelerator, qemuPath string, f QEMUFea
 			return AIANone, nil
 		}
 		if accel == AccelKVM {
+			if !atLeast(f.Version, qemucaps.KVMAIAVersion) {
+				return AIANone, nil
+			}
 			has, err := kvm.HasAIA()
 			if err == nil && has {
 				return AIAAPLICIMSIC, nil
 			}
 			return AIANone, nil
 		}
-		if f.Version.AtLeast(tcgIMSICMinVersion.Major, tcgIMSICMinVersion.Minor) {
+		if atLeast(f.Version, tcgIMSICMinVersion) {
 			return AIAAPLICIMSIC, nil
 		}
 		return AIANone, nil

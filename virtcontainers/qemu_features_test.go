@@ -6,13 +6,19 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
 )
 
 func TestResolveAIA(t *testing.T) {
-	qemu60 := QEMUFeatures{Version: QEMUVersion{6, 0, 0}, Accelerators: []Accelerator{AccelKVM, AccelTCG}}
+	qemu81KVM := QEMUFeatures{
+		Version:      QEMUVersion{Major: 8, Minor: 1, Micro: 0},
+		AIAModes:     []AIAMode{AIANone, AIAAPLIC, AIAAPLICIMSIC},
+		Accelerators: []Accelerator{AccelKVM, AccelTCG},
+	}
+	qemu60 := QEMUFeatures{Version: QEMUVersion{Major: 6, Minor: 0, Micro: 0}, Accelerators: []Accelerator{AccelKVM, AccelTCG}}
 	tests := []struct {
 		name      string
 		requested AIAMode
@@ -35,6 +41,8 @@ func TestResolveAIA(t *testing.T) {
 		{"auto KVM host lacks AIA", AIAAuto, AccelKVM, kvmQEMU, fakeKVM{hasAIA: false}, AIANone, nil},
 		{"auto KVM host unknown", AIAAuto, AccelKVM, kvmQEMU, fakeKVM{aiaErr: ErrAIAUnknown}, AIANone, nil},
 		{"auto QEMU without AIA", AIAAuto, AccelKVM, qemu60, fakeKVM{hasAIA: true}, AIANone, nil},
+		{"imsic KVM on QEMU 8.1", AIAAPLICIMSIC, AccelKVM, qemu81KVM, fakeKVM{hasAIA: true}, "", ErrQEMUTooOld},
+		{"auto KVM on QEMU 8.1", AIAAuto, AccelKVM, qemu81KVM, fakeKVM{hasAIA: true}, AIANone, nil},
 		{"unknown mode", "msi", AccelTCG, qemu72, fakeKVM{}, "", ErrInvalidConfig},
 	}
 	for _, tc := range tests {
@@ -74,11 +82,11 @@ func TestParseProbeOutput(t *testing.T) {
 	}
 
 	v, err := parseQEMUVersion("QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)\nCopyright ...")
-	if err != nil || v != (QEMUVersion{7, 2, 22}) {
+	if err != nil || v != (QEMUVersion{Major: 7, Minor: 2, Micro: 22}) {
 		t.Errorf("parseQEMUVersion = %v, %v, want 7.2.22", v, err)
 	}
 	v, err = parseQEMUVersion("QEMU emulator version 10.0\n")
-	if err != nil || v != (QEMUVersion{10, 0, 0}) {
+	if err != nil || v != (QEMUVersion{Major: 10, Minor: 0, Micro: 0}) {
 		t.Errorf("parseQEMUVersion = %v, %v, want 10.0.0", v, err)
 	}
 	if _, err := parseQEMUVersion("something else"); err == nil {
@@ -99,7 +107,7 @@ esac
 	if err != nil {
 		t.Fatalf("ProbeQEMU: %v", err)
 	}
-	if f.Version != (QEMUVersion{9, 1, 3}) {
+	if f.Version != (QEMUVersion{Major: 9, Minor: 1, Micro: 3}) {
 		t.Errorf("Version = %v, want 9.1.3", f.Version)
 	}
 	if !slices.Equal(f.AIAModes, []AIAMode{AIANone, AIAAPLIC, AIAAPLICIMSIC}) {
@@ -198,5 +206,48 @@ func TestChooseAgentChannel(t *testing.T) {
 		if (err != nil) != tc.wantErr || got != tc.want {
 			t.Errorf("chooseAgentChannel(%q, %s) = %q, %v; want %q, error %v", tc.configured, tc.device, got, err, tc.want, tc.wantErr)
 		}
+	}
+}
+
+func TestVirtiofsdArgs(t *testing.T) {
+	tests := []struct {
+		name   string
+		legacy bool
+		cache  string
+		extra  []string
+		want   string
+	}{
+		{"rust", false, "", []string{"--thread-pool-size=1", "--announce-submounts"},
+			"--socket-path=/run/vc/vm/x/virtiofsd.sock --shared-dir=/srv/shared --cache=auto --thread-pool-size=1 --announce-submounts"},
+		{"qemu 7.2 C daemon", true, "never", nil,
+			"--socket-path=/run/vc/vm/x/virtiofsd.sock -o source=/srv/shared -o cache=never"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := strings.Join(virtiofsdArgs(tc.legacy, "/run/vc/vm/x/virtiofsd.sock", "/srv/shared", tc.cache, tc.extra), " ")
+			if got != tc.want {
+				t.Errorf("virtiofsdArgs = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestIsLegacyVirtiofsd(t *testing.T) {
+	tests := []struct {
+		output string
+		want   bool
+	}{
+		{"virtiofsd version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)\nCopyright (c) 2003-2022 Fabrice Bellard", true},
+		{"virtiofsd 1.13.0", false},
+	}
+	for _, tc := range tests {
+		daemon := writeScript(t, "cat <<'END'\n"+tc.output+"\nEND\n")
+		got, err := isLegacyVirtiofsd(daemon)
+		if err != nil || got != tc.want {
+			t.Errorf("isLegacyVirtiofsd(%q) = %v, %v; want %v", tc.output, got, err, tc.want)
+		}
+	}
+	if _, err := isLegacyVirtiofsd("/nonexistent/virtiofsd"); err == nil {
+		t.Errorf("isLegacyVirtiofsd of a missing binary returned no error")
 	}
 }

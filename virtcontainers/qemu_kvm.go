@@ -1,46 +1,44 @@
 package virtcontainers
 
 import (
-	"fmt"
-	"os"
+	"sync"
 
-	"golang.org/x/sys/unix"
+	"github.com/kata-riscv64/kata-riscv64/virtcontainers/pkg/kvm"
 )
 
-// kvmGetAPIVersion is KVM_GET_API_VERSION, _IO(KVMIO, 0x00), the same on
-// every architecture.
-const (
-	kvmGetAPIVersion = 0xAE00
-	kvmAPIVersion    = 12
-)
-
-// KVMDevice is the HostKVM of a KVM device node, /dev/kvm in production.
+// KVMDevice is the HostKVM of a KVM device node, /dev/kvm in production. It
+// runs the host checker's probe (a VM, a vCPU and a test of the AIA irqchip
+// device) once and keeps the result.
 type KVMDevice struct {
-	Path string
+	path string
+
+	once   sync.Once
+	result *kvm.Result
+	err    error
 }
 
-// Usable opens the device and checks its API version.
-func (d KVMDevice) Usable() error {
-	f, err := os.OpenFile(d.Path, os.O_RDWR|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("opening %s: %w", d.Path, err)
-	}
-	defer f.Close()
-
-	version, err := unix.IoctlRetInt(int(f.Fd()), kvmGetAPIVersion)
-	if err != nil {
-		return fmt.Errorf("KVM_GET_API_VERSION on %s: %w", d.Path, err)
-	}
-	if version != kvmAPIVersion {
-		return fmt.Errorf("%s reports KVM API version %d, want %d", d.Path, version, kvmAPIVersion)
-	}
-	return nil
+// NewKVMDevice returns the HostKVM of the KVM device at path.
+func NewKVMDevice(path string) *KVMDevice {
+	return &KVMDevice{path: path}
 }
 
-// HasAIA returns ErrAIAUnknown, so aia = "auto" picks the PLIC under KVM.
-//
-// TODO: probe the in-kernel AIA irqchip (KVM_CREATE_DEVICE with
-// KVM_CREATE_DEVICE_TEST on a VM) through the host check package.
-func (d KVMDevice) HasAIA() (bool, error) {
-	return false, ErrAIAUnknown
+func (d *KVMDevice) probe() (*kvm.Result, error) {
+	d.once.Do(func() { d.result, d.err = kvm.Probe(d.path) })
+	return d.result, d.err
+}
+
+// Usable implements HostKVM: the device can create a VM and a vCPU.
+func (d *KVMDevice) Usable() error {
+	_, err := d.probe()
+	return err
+}
+
+// HasAIA implements HostKVM. It returns ErrAIAUnknown when the probe failed
+// before it reached the AIA test.
+func (d *KVMDevice) HasAIA() (bool, error) {
+	r, _ := d.probe()
+	if r == nil || !r.VMCreated {
+		return false, ErrAIAUnknown
+	}
+	return r.AIAIrqchip, nil
 }

@@ -50,7 +50,7 @@ func (p *childProcess) hasExited() bool {
 	}
 }
 
-// exitStatus describes how the process ended; call it only after exited is
+// exitStatus describes how the process ended. Call it only after exited is
 // closed.
 func (p *childProcess) exitStatus() string {
 	if p.waitErr == nil {

@@ -235,7 +235,7 @@ func (c *qmpConn) deviceAdd(ctx context.Context, props map[string]any) error {
 	return c.execute(ctx, "device_add", props, nil)
 }
 
-// deviceDel asks the guest to release a device and waits for QEMU's
+// deviceDel requests that the guest release a device and waits for QEMU's
 // DEVICE_DELETED event, which comes once the guest has let go of it.
 func (c *qmpConn) deviceDel(ctx context.Context, id string) error {
 	deleted, cancel := c.expectEvent(func(ev qmp.Event) bool {

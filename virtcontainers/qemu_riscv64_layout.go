@@ -6,7 +6,7 @@ package virtcontainers
 // Source: the virt_memmap table in QEMU's hw/riscv/virt.c. The values below
 // were checked against the device tree that qemu-system-riscv64 7.2.22
 // (Debian 12) generates with "-machine virt,dumpdtb=FILE -m 2048M -smp 1",
-// with and without aia=aplic-imsic; the integration test
+// with and without aia=aplic-imsic. The integration test
 // TestVirtDeviceTreeLayout repeats that check.
 //
 //	0x0_0000_0000 +---------------------------+
@@ -37,7 +37,7 @@ package virtcontainers
 // PCIe: one host bridge (gpex, bus pcie.0) with legacy INTx on IRQs 32-35
 // through the PLIC or APLIC, and MSIs only with aia=aplic-imsic. The backend
 // puts its pcie-root-ports at slots firstRootPortPCISlot (0x10) upwards on
-// pcie.0, one hot-pluggable device below each; other devices take free
+// pcie.0, with one hot-pluggable device below each. Other devices take free
 // slots from 1 on.
 //
 // What the machine lacks, and what the backend therefore rejects: ACPI (no

@@ -1,4 +1,4 @@
-// This file holds what the QEMU backend knows about QEMU's riscv64 virt
+// This file contains the QEMU backend's model of QEMU's riscv64 virt
 // machine: machine and CPU options, AIA, firmware, the guest kernel command
 // line, and the requests the machine cannot serve.
 //
@@ -29,10 +29,6 @@ const (
 
 	defaultVCPUs     = 1
 	defaultMemoryMiB = 2048
-
-	// guestImageRoot is where the guest sees the first partition of the
-	// image, which is the first virtio-blk disk.
-	guestImageRoot = "/dev/vda1"
 
 	// sharedFSTag is the mount tag of the sandbox's shared directory, the same
 	// as upstream Kata's so guests built for it mount it unchanged.
@@ -199,13 +195,15 @@ func (m virtMachine) machineOption(memoryBackend string) string {
 type kernelParamsInput struct {
 	debug        bool
 	legacySerial bool
-	image        bool
-	rootfsType   string
-	vcpus        uint32
-	agent        AgentConfig
-	transport    VirtioTransport
-	userParams   []string
-	blockDriver  BlockDeviceDriver
+	// rootDevice is the guest device of the image's root filesystem, or ""
+	// for an initrd boot.
+	rootDevice  string
+	rootfsType  string
+	vcpus       uint32
+	agent       AgentConfig
+	transport   VirtioTransport
+	userParams  []string
+	blockDriver BlockDeviceDriver
 }
 
 // guestKernelParams builds the guest kernel command line. The user's
@@ -231,12 +229,12 @@ func guestKernelParams(in kernelParamsInput) []string {
 
 	params = append(params, "panic=1", fmt.Sprintf("nr_cpus=%d", in.vcpus))
 
-	if in.image {
+	if in.rootDevice != "" {
 		fsType := in.rootfsType
 		if fsType == "" {
 			fsType = "ext4"
 		}
-		params = append(params, "root="+guestImageRoot, "rootflags=data=ordered,errors=remount-ro", "ro", "rootfstype="+fsType)
+		params = append(params, "root="+in.rootDevice, "rootflags=data=ordered,errors=remount-ro", "ro", "rootfstype="+fsType)
 		params = append(params,
 			"systemd.unit=kata-containers.target",
 			"systemd.mask=systemd-networkd.service",
@@ -249,8 +247,8 @@ func guestKernelParams(in kernelParamsInput) []string {
 	}
 
 	if in.blockDriver == BlockDriverVirtioSCSI {
-		// The agent scans for the disks it is told about; an automatic scan
-		// of every LUN only slows the boot.
+		// The agent scans for the disks that the runtime's requests name,
+		// so an automatic scan of every LUN only slows the boot.
 		params = append(params, "scsi_mod.scan=none")
 	}
 

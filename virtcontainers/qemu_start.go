@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 
 	"github.com/sirupsen/logrus"
@@ -152,7 +153,11 @@ func (q *Qemu) StartVM(ctx context.Context) (err error) {
 	}
 
 	if q.machine.sharedFS == SharedFSVirtioFS {
-		args := virtiofsdArgs(q.paths.virtiofsd, launch.sharedDir, q.cfg.VirtioFSCache, q.cfg.VirtioFSExtraArgs)
+		legacy, err := isLegacyVirtiofsd(q.cfg.VirtioFSDaemon)
+		if err != nil {
+			return err
+		}
+		args := virtiofsdArgs(legacy, q.paths.virtiofsd, launch.sharedDir, q.cfg.VirtioFSCache, q.cfg.VirtioFSExtraArgs)
 		if res.virtiofsd, err = startVirtiofsd(ctx, q.cfg.VirtioFSDaemon, args, q.paths.virtiofsd, res.virtiofsdStderr); err != nil {
 			return err
 		}
@@ -180,7 +185,7 @@ func (q *Qemu) StartVM(ctx context.Context) (err error) {
 		return err
 	}
 
-	// QEMU creates its listening sockets with the process umask; the VM
+	// QEMU creates its listening sockets with the process umask. The VM
 	// directory is 0700, so nobody else could reach them in the meantime.
 	for _, path := range []string{q.paths.qmp, launch.agentSocket()} {
 		if path == "" {
@@ -196,7 +201,7 @@ func (q *Qemu) StartVM(ctx context.Context) (err error) {
 		return err
 	}
 	if status.Status != "running" {
-		return fmt.Errorf("QEMU reports status %q after start, want \"running\"", status.Status)
+		return fmt.Errorf("QEMU status after start is %q, expected \"running\"", status.Status)
 	}
 
 	q.res = res
@@ -263,6 +268,17 @@ func (q *Qemu) resolveLaunch() (qemuLaunch, error) {
 		}
 	}
 
+	initrd := cfg.InitrdPath
+	var rootDevice string
+	if cfg.ImagePath != "" {
+		if rootDevice, err = guestRootDevice(cfg.ImagePath); err != nil {
+			return qemuLaunch{}, err
+		}
+		if initrd == "" {
+			initrd = bootInitrdBeside(cfg.ImagePath)
+		}
+	}
+
 	entropy := cfg.EntropySource
 	if entropy == "" {
 		entropy = defaultEntropySource
@@ -274,11 +290,11 @@ func (q *Qemu) resolveLaunch() (qemuLaunch, error) {
 		paths:   q.paths,
 		kernel:  cfg.KernelPath,
 		image:   cfg.ImagePath,
-		initrd:  cfg.InitrdPath,
+		initrd:  initrd,
 		kernelParams: guestKernelParams(kernelParamsInput{
 			debug:        cfg.EnableDebug,
 			legacySerial: cfg.UseLegacySerial,
-			image:        cfg.ImagePath != "",
+			rootDevice:   rootDevice,
 			rootfsType:   cfg.RootfsType,
 			vcpus:        machine.vcpus,
 			agent:        q.agent,
@@ -296,12 +312,25 @@ func (q *Qemu) resolveLaunch() (qemuLaunch, error) {
 	}, nil
 }
 
+// bootInitrdName is the initrd that osbuilder writes beside an image whose
+// kernel has virtio_blk or ext4 as modules: it loads them and mounts root=.
+const bootInitrdName = "kata-containers-boot-initrd.img"
+
+// bootInitrdBeside returns the boot initrd next to the image, or "" when
+// there is none, as for images whose kernel mounts the root itself.
+func bootInitrdBeside(imagePath string) string {
+	path := filepath.Join(filepath.Dir(imagePath), bootInitrdName)
+	if info, err := os.Stat(path); err == nil && info.Mode().IsRegular() {
+		return path
+	}
+	return ""
+}
+
 // checkAssets returns an error naming the configuration key of a missing
-// kernel, image, initrd or firmware.
+// kernel, image, initrd or firmware. Image and initrd may both be set: the
+// initrd then only mounts the image, as osbuilder's boot initrd does.
 func checkAssets(cfg HypervisorConfig) error {
 	switch {
-	case cfg.ImagePath != "" && cfg.InitrdPath != "":
-		return fmt.Errorf("both image = %q and initrd = %q: %w: set one of them", cfg.ImagePath, cfg.InitrdPath, ErrInvalidConfig)
 	case cfg.ImagePath == "" && cfg.InitrdPath == "":
 		return fmt.Errorf("neither image nor initrd set: %w: set one of them in [hypervisor.qemu]", ErrInvalidConfig)
 	}

@@ -99,7 +99,7 @@ func TestStartVMBadInput(t *testing.T) {
 		{
 			name:     "QEMU without AIA",
 			cfg:      func(t *testing.T, c *HypervisorConfig) { c.AIA = AIAAPLICIMSIC },
-			prober:   fakeProber{features: QEMUFeatures{Version: QEMUVersion{6, 2, 0}, Accelerators: []Accelerator{AccelTCG}}},
+			prober:   fakeProber{features: QEMUFeatures{Version: QEMUVersion{Major: 6, Minor: 2, Micro: 0}, Accelerators: []Accelerator{AccelTCG}}},
 			wantErr:  ErrQEMUTooOld,
 			wantText: []string{"aplic-imsic", "6.2.0"},
 		},
@@ -109,6 +109,13 @@ func TestStartVMBadInput(t *testing.T) {
 			prober:   tcgOnly,
 			wantErr:  ErrKVMUnusable,
 			wantText: []string{"kata-runtime check", `accelerator = "tcg"`},
+		},
+		{
+			name:     "QEMU too old for KVM",
+			cfg:      func(t *testing.T, c *HypervisorConfig) { c.Accelerator = AccelKVM },
+			prober:   fakeProber{features: QEMUFeatures{Version: QEMUVersion{Major: 6, Minor: 2}, Accelerators: []Accelerator{AccelKVM, AccelTCG}}},
+			wantErr:  ErrQEMUTooOld,
+			wantText: []string{"6.2.0", "7.0.0", `accelerator = "tcg"`},
 		},
 		{
 			name:     "KVM device unusable",

@@ -7,15 +7,15 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
-// StopVM implements Hypervisor. It asks the guest to power down
-// (system_powerdown), then asks QEMU to quit, then kills it, waiting part of
+// StopVM implements Hypervisor. It requests a guest power-down
+// (system_powerdown), then QEMU's exit (quit), then kills QEMU, waiting part of
 // the stop timeout (or of ctx's deadline, when sooner) after each step. It
 // then removes the VM's directory.
 //
-// NOTE: QEMU's riscv64 virt machine has no power button device, so a guest
-// ignores system_powerdown and the backend moves on to quit after
-// defaultPowerdownWindow. The sandbox layer shuts containers down through
-// the agent before it stops the VM.
+// NOTE: QEMU's riscv64 virt machine has neither ACPI nor a power button, and
+// with QEMU 7.2 under TCG the guest did not react to system_powerdown, so
+// StopVM spends defaultPowerdownWindow before it sends quit. The sandbox
+// layer shuts containers down through the agent before it stops the VM.
 func (q *Qemu) StopVM(ctx context.Context) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()

@@ -5,23 +5,36 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"time"
 )
 
-// virtiofsdArgs returns the command line of virtiofsd (the Rust
-// implementation's options) for one sandbox. The daemon's own namespace
-// sandbox is off because the guest sees only the one shared directory.
-func virtiofsdArgs(socketPath, sharedDir, cache string, extra []string) []string {
+// virtiofsdArgs returns the command line of virtiofsd for one sandbox.
+// The Rust virtiofsd (1.x) takes --shared-dir and --cache, and the C
+// virtiofsd that QEMU shipped up to 7.2 takes the same settings as -o
+// options. Both keep their default namespace sandbox.
+func virtiofsdArgs(legacyC bool, socketPath, sharedDir, cache string, extra []string) []string {
 	if cache == "" {
 		cache = "auto"
 	}
-	args := []string{
-		"--socket-path=" + socketPath,
-		"--shared-dir=" + sharedDir,
-		"--cache=" + cache,
-		"--sandbox=none",
+	args := []string{"--socket-path=" + socketPath}
+	if legacyC {
+		args = append(args, "-o", "source="+sharedDir, "-o", "cache="+cache)
+	} else {
+		args = append(args, "--shared-dir="+sharedDir, "--cache="+cache)
 	}
 	return append(args, extra...)
+}
+
+// isLegacyVirtiofsd reports whether the virtiofsd at path is QEMU's C
+// implementation, which prints "virtiofsd version 7.2.22 (...)" for
+// --version, where the Rust one prints "virtiofsd 1.13.0".
+func isLegacyVirtiofsd(path string) (bool, error) {
+	out, err := exec.Command(path, "--version").CombinedOutput()
+	if err != nil {
+		return false, fmt.Errorf("running %s --version: %w: %s; install virtiofsd or set virtio_fs_daemon in [hypervisor.qemu]", path, err, out)
+	}
+	return strings.HasPrefix(strings.TrimSpace(string(out)), "virtiofsd version "), nil
 }
 
 // startVirtiofsd starts virtiofsd and waits until it has created its

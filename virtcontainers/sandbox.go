@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -136,7 +137,7 @@ func createSandbox(ctx context.Context, cfg SandboxConfig, deps sandboxDeps) (s 
 	}
 
 	if err := s.connectAgent(ctx, deps); err != nil {
-		return s, err
+		return s, fmt.Errorf("%w%s", err, s.consoleTail())
 	}
 	s.log.WithField("elapsed", time.Since(start).Round(time.Millisecond)).Info("agent ready")
 
@@ -188,6 +189,29 @@ func (s *Sandbox) connectAgent(ctx context.Context, deps sandboxDeps) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// consoleTailLines is how much of the guest console a failed start quotes.
+const consoleTailLines = 20
+
+// consoleTail returns the end of the guest console log, formatted to follow
+// an error message, or "" when the backend keeps no console log. The log
+// goes with the VM's directory at teardown, so a failed start quotes it.
+func (s *Sandbox) consoleTail() string {
+	c, ok := s.hypervisor.(interface{ ConsoleLogPath() string })
+	if !ok {
+		return ""
+	}
+	data, err := os.ReadFile(c.ConsoleLogPath())
+	if err != nil || len(data) == 0 {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > consoleTailLines {
+		lines = lines[len(lines)-consoleTailLines:]
+	}
+	s.log.WithField("console", strings.Join(lines, "\n")).Error("guest console at the failure")
+	return "\nlast lines of the guest console:\n" + strings.Join(lines, "\n")
 }
 
 // sharedFSStorage describes the shared filesystem mount for CreateSandbox.

@@ -4,22 +4,29 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
-// ErrAgentTimeout reports an agent that did not answer within the dial
+// ErrAgentTimeout reports an agent that did not respond within the dial
 // timeout.
-var ErrAgentTimeout = errors.New("agent did not answer")
+var ErrAgentTimeout = errors.New("agent did not respond")
 
 // AgentCheck dials the agent at url, in Hypervisor.AgentURL's forms, and
 // returns nil once the agent answers, for example to a Health Check.
 type AgentCheck func(ctx context.Context, url string) error
 
+// consoleLogOwner is a Hypervisor that copies the guest console into a file,
+// which StopVM removes: a failed wait quotes its end before stopping.
+type consoleLogOwner interface {
+	ConsoleLogPath() string
+}
+
 // agentRetryInterval is the pause between two failed agent checks.
 const agentRetryInterval = 100 * time.Millisecond
 
 // StartVMAndWaitForAgent starts the VM and retries check until it succeeds
-// or dialTimeout passes. When the agent does not answer in time, or the VMM
+// or dialTimeout passes. When the agent does not respond in time, or the VMM
 // exits first, it stops the VM, which removes every process and file the
 // start created, and returns the last check error.
 func StartVMAndWaitForAgent(ctx context.Context, h Hypervisor, check AgentCheck, dialTimeout time.Duration) error {
@@ -30,6 +37,11 @@ func StartVMAndWaitForAgent(ctx context.Context, h Hypervisor, check AgentCheck,
 	err := waitForAgent(ctx, h, check, dialTimeout)
 	if err == nil {
 		return nil
+	}
+	if c, ok := h.(consoleLogOwner); ok {
+		if tail := strings.TrimSpace(fileTail(c.ConsoleLogPath(), consoleTailBytes)); tail != "" {
+			err = fmt.Errorf("%w\nguest console (last %d bytes):\n%s", err, consoleTailBytes, tail)
+		}
 	}
 
 	stopCtx, cancel := context.WithTimeout(context.Background(), defaultStopTimeout)

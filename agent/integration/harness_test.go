@@ -24,7 +24,7 @@ import (
 
 // busyboxApplets are linked into the test rootfs; busybox-static provides
 // them all.
-var busyboxApplets = []string{"sh", "echo", "cat", "sleep", "true", "stty", "ls", "kill"}
+var busyboxApplets = []string{"sh", "echo", "cat", "sleep", "true", "stty", "ls", "kill", "tr"}
 
 var (
 	buildOnce  sync.Once
@@ -32,9 +32,13 @@ var (
 	buildError error
 )
 
-// buildAgent builds the host kata-agent once per test binary.
+// buildAgent builds the host kata-agent once per test binary, unless
+// KATA_AGENT_BINARY names one to test (a -race build, for instance).
 func buildAgent(tb testing.TB) string {
 	tb.Helper()
+	if bin := os.Getenv("KATA_AGENT_BINARY"); bin != "" {
+		return bin
+	}
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "kata-agent-build-")
 		if err != nil {
@@ -140,16 +144,16 @@ func (a *agentProcess) logText() string {
 // stop ends the agent if it still runs and reports its log on failure.
 func (a *agentProcess) stop(tb testing.TB) {
 	if a.client != nil {
-		a.client.Close()
+		_ = a.client.Close()
 	}
 	select {
 	case <-a.exited:
 	default:
-		a.cmd.Process.Signal(os.Interrupt)
+		_ = a.cmd.Process.Signal(os.Interrupt)
 		select {
 		case <-a.exited:
 		case <-time.After(10 * time.Second):
-			a.cmd.Process.Kill()
+			_ = a.cmd.Process.Kill()
 			<-a.exited
 		}
 		if a.exitErr != nil {
@@ -159,7 +163,7 @@ func (a *agentProcess) stop(tb testing.TB) {
 	if tb.Failed() {
 		tb.Logf("agent log:\n%s", a.logText())
 	}
-	a.log.Close()
+	_ = a.log.Close()
 }
 
 // makeRootfs builds a busybox root file system under dir.
@@ -266,7 +270,7 @@ func vmRSSKiB(tb testing.TB, pid int) int {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {

@@ -39,7 +39,19 @@ func TestContainerLifecycle(t *testing.T) {
 		t.Errorf("Check status = %v, want SERVING", health.Status)
 	}
 
-	if _, err := a.agent.CreateSandbox(ctx, &grpc.CreateSandboxRequest{SandboxId: "sb1", Dns: []string{"nameserver 10.0.0.1"}}); err != nil {
+	// A guest prestart hook that records each container it ran for.
+	hookDir := filepath.Join(a.dir, "hooks")
+	hookLog := filepath.Join(a.dir, "hook.log")
+	if err := os.MkdirAll(filepath.Join(hookDir, "prestart"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	script := "#!/bin/sh\ncat >> " + hookLog + "\necho >> " + hookLog + "\n"
+	if err := os.WriteFile(filepath.Join(hookDir, "prestart", "record"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	sandbox := &grpc.CreateSandboxRequest{SandboxId: "sb1", Dns: []string{"nameserver 10.0.0.1"}, GuestHookPath: hookDir}
+	if _, err := a.agent.CreateSandbox(ctx, sandbox); err != nil {
 		t.Fatalf("CreateSandbox: %v", err)
 	}
 	resolv, _ := os.ReadFile(filepath.Join(a.dir, "resolv.conf"))
@@ -54,6 +66,10 @@ func TestContainerLifecycle(t *testing.T) {
 		}
 		if _, err := a.agent.StartContainer(ctx, &grpc.StartContainerRequest{ContainerId: "c1"}); err != nil {
 			t.Fatalf("StartContainer: %v", err)
+		}
+		// runc passes the container state, with its id, to the hook's stdin.
+		if state, err := os.ReadFile(hookLog); err != nil || !strings.Contains(string(state), `"id":"c1"`) {
+			t.Errorf("guest prestart hook log = %q, %v, want the state of c1", state, err)
 		}
 		n, err := a.agent.WriteStdin(ctx, &grpc.WriteStreamRequest{ContainerId: "c1", Data: []byte("ping\n")})
 		if err != nil || n.Len != 5 {
@@ -180,6 +196,18 @@ func TestContainerLifecycle(t *testing.T) {
 		wantCode(t, "WaitProcess after RemoveContainer", err, codes.NotFound)
 	})
 
+	t.Run("remove a created container", func(t *testing.T) {
+		spec := containerSpec(a.rootfs, false, "echo", "never")
+		if _, err := a.agent.CreateContainer(ctx, &grpc.CreateContainerRequest{ContainerId: "c6", OCI: spec}); err != nil {
+			t.Fatalf("CreateContainer: %v", err)
+		}
+		_, err := a.agent.CreateContainer(ctx, &grpc.CreateContainerRequest{ContainerId: "c6", OCI: spec})
+		wantCode(t, "second CreateContainer with the same id", err, codes.AlreadyExists)
+		if _, err := a.agent.RemoveContainer(ctx, &grpc.RemoveContainerRequest{ContainerId: "c6", Timeout: 10}); err != nil {
+			t.Fatalf("RemoveContainer of a created container: %v", err)
+		}
+	})
+
 	t.Run("errors", func(t *testing.T) {
 		_, err := a.agent.StartContainer(ctx, &grpc.StartContainerRequest{ContainerId: "nope"})
 		wantCode(t, "StartContainer of an unknown id", err, codes.NotFound)
@@ -201,7 +229,7 @@ func TestContainerLifecycle(t *testing.T) {
 
 		// A method upstream has and this agent lacks.
 		tc := ttrpc.NewClient(dialRaw(t, a))
-		defer tc.Close()
+		defer func() { _ = tc.Close() }()
 		err = tc.Call(ctx, "grpc.AgentService", "CopyFile", &emptypb.Empty{}, &emptypb.Empty{})
 		wantCode(t, "CopyFile", err, codes.Unimplemented)
 		if err != nil && !strings.Contains(err.Error(), "CopyFile") {
@@ -230,5 +258,53 @@ func TestContainerLifecycle(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Errorf("agent still runs 10 s after DestroySandbox")
+	}
+}
+
+// TestSandboxPidNamespace checks that containers created with sandbox_pidns
+// join the namespace the agent holds for the sandbox: the container's shell
+// is not PID 1 there, and two containers see each other's processes.
+func TestSandboxPidNamespace(t *testing.T) {
+	a := startAgent(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	if _, err := a.agent.CreateSandbox(ctx, &grpc.CreateSandboxRequest{SandboxId: "shared", SandboxPidns: true}); err != nil {
+		t.Fatalf("CreateSandbox: %v", err)
+	}
+	sleeper := containerSpec(a.rootfs, false, "sleep", "1000")
+	if _, err := a.agent.CreateContainer(ctx, &grpc.CreateContainerRequest{ContainerId: "sleeper", OCI: sleeper, SandboxPidns: true}); err != nil {
+		t.Fatalf("CreateContainer sleeper: %v", err)
+	}
+	if _, err := a.agent.StartContainer(ctx, &grpc.StartContainerRequest{ContainerId: "sleeper"}); err != nil {
+		t.Fatalf("StartContainer sleeper: %v", err)
+	}
+
+	// /proc of the second container lists the sleeper's process.
+	looker := containerSpec(a.rootfs, false, "sh", "-c", "echo pid=$$; cat /proc/[0-9]*/cmdline | tr '\\0' ' '")
+	if _, err := a.agent.CreateContainer(ctx, &grpc.CreateContainerRequest{ContainerId: "looker", OCI: looker, SandboxPidns: true}); err != nil {
+		t.Fatalf("CreateContainer looker: %v", err)
+	}
+	if _, err := a.agent.StartContainer(ctx, &grpc.StartContainerRequest{ContainerId: "looker"}); err != nil {
+		t.Fatalf("StartContainer looker: %v", err)
+	}
+	out, err := readAll(ctx, a.agent.ReadStdout, "looker", "")
+	if err != nil {
+		t.Fatalf("ReadStdout: %v", err)
+	}
+	if strings.Contains(out, "pid=1\n") {
+		t.Errorf("the shell is PID 1 (output %q): the container did not join the sandbox's PID namespace", out)
+	}
+	if !strings.Contains(out, "sleep 1000") {
+		t.Errorf("output %q lacks the other container's \"sleep 1000\"", out)
+	}
+
+	if _, err := a.agent.DestroySandbox(ctx, &grpc.DestroySandboxRequest{}); err != nil {
+		t.Errorf("DestroySandbox: %v", err)
+	}
+	select {
+	case <-a.exited:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("agent still runs 20 s after DestroySandbox")
 	}
 }

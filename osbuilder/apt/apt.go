@@ -85,7 +85,7 @@ func (a *Apt) Update(ctx context.Context) error {
 }
 
 // Depends returns the package names in the Depends and Pre-Depends fields
-// of pkg's candidate version, without version constraints; for an
+// of pkg's candidate version, without version constraints. Of an
 // alternative ("a | b") only the first is returned.
 func (a *Apt) Depends(ctx context.Context, pkg string) ([]string, error) {
 	out, err := a.run(ctx, "apt-cache", append(a.Options(), "show", "--no-all-versions", pkg)...)
@@ -153,6 +153,9 @@ func (a *Apt) run(ctx context.Context, name string, args ...string) ([]byte, err
 
 // ExtractDeb unpacks a .deb's data into dir with dpkg-deb.
 func ExtractDeb(ctx context.Context, deb, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", dir, err)
+	}
 	out, err := exec.CommandContext(ctx, "dpkg-deb", "-x", deb, dir).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("dpkg-deb -x %s: %w: %s", deb, err, strings.TrimSpace(string(out)))

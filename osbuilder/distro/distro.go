@@ -43,7 +43,10 @@ var distros = map[string]Distro{
 		Components:     []string{"main", "universe"}, // crun is in universe
 		Keyring:        "/usr/share/keyrings/ubuntu-archive-keyring.gpg",
 		KeyringPackage: "ubuntu-keyring",
-		KernelPackage:  "linux-image-generic",
+		// NOTE: the noble kernel path (vmlinuz format, linux-modules-*
+		// package, .ko.zst modules) is untested: our machines cannot reach
+		// ports.ubuntu.com.
+		KernelPackage: "linux-image-generic",
 	},
 	// riscv64 became an official Debian architecture with trixie (13).
 	"debian": {

@@ -15,7 +15,7 @@ import (
 
 func TestLookup(t *testing.T) {
 	tests := []struct {
-		name, distro, suite string
+		name, distro, suite   string
 		wantSuite, wantMirror string
 		wantErr               bool
 	}{
@@ -96,6 +96,7 @@ func TestCheckMirror(t *testing.T) {
 		{name: "trailing slash", mirror: srv.URL + "/debian/", suite: "trixie"},
 		{name: "missing suite", mirror: srv.URL + "/debian", suite: "forky", wantErr: "has no suite forky"},
 		{name: "unreachable", mirror: closed, suite: "trixie", wantErr: "is unreachable"},
+		{name: "local mirror left to apt", mirror: "file:///srv/mirror/debian", suite: "trixie"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -10,7 +10,11 @@ import (
 
 // CheckMirror fetches the suite's InRelease file so that an unreachable or
 // wrong mirror fails in seconds with its name, instead of deep inside apt.
+// Mirrors that are not HTTP (file://, copy://) are left to apt.
 func CheckMirror(ctx context.Context, client *http.Client, mirror, suite string) error {
+	if !strings.HasPrefix(mirror, "http://") && !strings.HasPrefix(mirror, "https://") {
+		return nil
+	}
 	url := strings.TrimSuffix(mirror, "/") + "/dists/" + suite + "/InRelease"
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()

@@ -1,6 +1,6 @@
 // Package elfcheck verifies that a file is an executable the riscv64 guest
 // can run, before osbuilder copies it into a root filesystem. A wrong agent
-// binary otherwise shows up only as a guest that never answers.
+// binary otherwise shows up only as a guest whose agent never starts.
 package elfcheck
 
 import (

@@ -41,7 +41,7 @@ func NeedsBootInitrd(rootfs string) (bool, string, error) {
 		return false, "", err
 	}
 	if len(versions) != 1 {
-		return false, "", fmt.Errorf("%s holds modules for %d kernels, want 1", filepath.Join(rootfs, "usr/lib/modules"), len(versions))
+		return false, "", fmt.Errorf("%s contains modules for %d kernels, want 1: rebuild the root with one --kernel-modules tree", filepath.Join(rootfs, "usr/lib/modules"), len(versions))
 	}
 	version := versions[0].Name()
 	dep, err := readModulesDep(rootfs, version)

@@ -17,7 +17,7 @@ const (
 	minImageSize = 32 * mib
 )
 
-// Usage is what a tree needs on ext4.
+// Usage is the space and inode count a tree needs on ext4.
 type Usage struct {
 	// DataBytes is the space files, symlinks and directories take in
 	// 4 KiB blocks.

@@ -16,10 +16,10 @@ import (
 
 // WriteCPIO writes the tree under root to w as a newc archive. Entries come
 // in lexical path order (filepath.WalkDir's order), so a directory precedes
-// its contents; every entry's mtime is mtime; inode numbers are assigned in
-// that order, and the first name of a hard-linked file carries its data
-// while later names refer to it by inode, as the kernel's initramfs
-// unpacker expects. Owners, modes, symlink targets and device numbers are
+// its contents. Every entry's mtime is mtime. Inode numbers are assigned in
+// that order. The first name of a hard-linked file carries its data and
+// later names refer to it by inode, as the kernel's initramfs unpacker
+// expects. Owners, modes, symlink targets and device numbers are
 // kept. When initLink is set, the archive gets an /init symlink to
 // sbin/init in its sorted place, without changing root. It returns the
 // number of entries written.
@@ -30,6 +30,7 @@ func WriteCPIO(w io.Writer, root string, mtime time.Time, initLink bool) (int, e
 	writeInit := func() error {
 		link := cpio.Symlink("init", "sbin/init")
 		link.MTime = uint64(mtime.Unix())
+		link.NLink = 1
 		if err := rw.WriteRecord(link); err != nil {
 			return fmt.Errorf("writing /init to the cpio archive: %w", err)
 		}
@@ -60,8 +61,8 @@ func WriteCPIO(w io.Writer, root string, mtime time.Time, initLink bool) (int, e
 		}
 		r.Name = rel
 		r.MTime = uint64(mtime.Unix())
-		// The host's device and the name's device numbers say nothing about
-		// the guest; only the special file's own device number matters.
+		// The host device that holds a file means nothing in the guest.
+		// Only a special file's own device number (rdev) is kept.
 		r.Dev, r.Major, r.Minor = 0, 0, 0
 		if r.Mode&unix.S_IFMT == unix.S_IFCHR || r.Mode&unix.S_IFMT == unix.S_IFBLK {
 			var st syscall.Stat_t

@@ -172,6 +172,9 @@ func TestWriteCPIOSortedWithInitLink(t *testing.T) {
 	if init.Mode&unix.S_IFMT != unix.S_IFLNK || content(t, init) != "sbin/init" {
 		t.Errorf("init = mode %#o target %q, want a symlink to sbin/init", init.Mode, content(t, init))
 	}
+	if init.NLink != 1 {
+		t.Errorf("init nlink = %d, want 1", init.NLink)
+	}
 }
 
 func TestListedByCpioTool(t *testing.T) {
@@ -243,5 +246,34 @@ func TestParseCompression(t *testing.T) {
 	}
 	if _, err := ParseCompression("lz4"); err == nil {
 		t.Error("ParseCompression(lz4) error = nil, want invalid")
+	}
+}
+
+// BenchmarkBuild measures writing a 16 MiB tree of 256 files, the order of
+// an agent-init guest, with each compression.
+func BenchmarkBuild(b *testing.B) {
+	root := b.TempDir()
+	data := make([]byte, 64<<10)
+	for i := range data {
+		data[i] = byte(i * 7 % 251) // compressible, like binaries
+	}
+	for i := 0; i < 256; i++ {
+		dir := filepath.Join(root, "usr/lib", string(rune('a'+i%16)))
+		os.MkdirAll(dir, 0o755)
+		os.WriteFile(filepath.Join(dir, "f"+string(rune('a'+i/16))), data, 0o644)
+	}
+	os.MkdirAll(filepath.Join(root, "sbin"), 0o755)
+	os.WriteFile(filepath.Join(root, "sbin/init"), data, 0o755)
+
+	for _, c := range []Compression{Gzip, Zstd} {
+		b.Run(string(c), func(b *testing.B) {
+			b.SetBytes(257 * int64(len(data)))
+			for i := 0; i < b.N; i++ {
+				out := filepath.Join(b.TempDir(), "initrd.img")
+				if _, err := Build(Options{Rootfs: root, Out: out, Compression: c, MTime: epoch}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -61,6 +61,12 @@ func Build(ctx context.Context, o Options) (Result, error) {
 	if _, err := exec.LookPath("depmod"); err != nil {
 		return Result{}, fmt.Errorf("depmod not found: install the kmod package")
 	}
+	// Staging first: an existing output fails before any download.
+	stage, err := output.Begin(o.Out, true, o.Force)
+	if err != nil {
+		return Result{}, err
+	}
+	defer stage.Abort()
 	keyring, err := distro.EnsureKeyring(ctx, o.Distro, distro.KeyringSource, runtimeArch(), o.CacheDir)
 	if err != nil {
 		return Result{}, err
@@ -88,24 +94,12 @@ func Build(ctx context.Context, o Options) (Result, error) {
 		return Result{}, err
 	}
 
-	stage, err := output.Begin(o.Out, true, o.Force)
+	unpacked, err := o.unpack(ctx, debs)
 	if err != nil {
 		return Result{}, err
 	}
-	defer stage.Abort()
-	scratch := filepath.Join(stage.Path, ".packages")
-	for _, deb := range debs {
-		o.Log.Infof("extracting %s", filepath.Base(deb))
-		if err := apt.ExtractDeb(ctx, deb, scratch); err != nil {
-			return Result{}, err
-		}
-	}
-
-	res, err := o.install(ctx, scratch, stage.Path)
+	res, err := o.install(ctx, unpacked, stage.Path)
 	if err != nil {
-		return Result{}, err
-	}
-	if err := os.RemoveAll(scratch); err != nil {
 		return Result{}, err
 	}
 	if err := stage.Commit(); err != nil {
@@ -115,16 +109,72 @@ func Build(ctx context.Context, o Options) (Result, error) {
 	return res, nil
 }
 
+// unpackedMarker marks an unpacked and depmod-indexed kernel tree in the
+// cache as complete.
+const unpackedMarker = ".osbuilder-complete"
+
+// unpack extracts the kernel packages into the cache and indexes their
+// modules with depmod, once per set of package files: a second build of the
+// same kernel reuses the tree and skips both steps.
+func (o Options) unpack(ctx context.Context, debs []string) (string, error) {
+	var names []string
+	for _, d := range debs {
+		names = append(names, strings.TrimSuffix(filepath.Base(d), ".deb"))
+	}
+	dir := filepath.Join(o.CacheDir, "unpacked", strings.Join(names, "+"))
+	if fileExists(filepath.Join(dir, unpackedMarker)) {
+		o.Log.Infof("using the unpacked kernel in %s", dir)
+		return dir, nil
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return "", err
+	}
+	for _, deb := range debs {
+		o.Log.Infof("extracting %s", filepath.Base(deb))
+		if err := apt.ExtractDeb(ctx, deb, dir); err != nil {
+			return "", err
+		}
+	}
+	version, base, err := kernelTree(dir)
+	if err != nil {
+		return "", err
+	}
+	// The packages ship no modules.dep: their postinst runs depmod.
+	o.Log.Info("depmod: indexing the distribution's modules")
+	if err := runDepmod(ctx, base, version); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(dir, unpackedMarker), nil, 0o644); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
+
+// kernelTree returns the kernel version of an unpacked tree and the base
+// directory that holds lib/modules/<version>: Debian trixie ships modules
+// under /usr/lib/modules, older releases under /lib/modules.
+func kernelTree(dir string) (version, base string, err error) {
+	kernels, _ := filepath.Glob(filepath.Join(dir, "boot", "vmlinu[xz]-*"))
+	if len(kernels) != 1 {
+		return "", "", fmt.Errorf("the kernel packages hold %d boot/vmlinux-* or vmlinuz-* files, want 1", len(kernels))
+	}
+	version = filepath.Base(kernels[0])[len("vmlinux-"):]
+	base = filepath.Join(dir, "usr")
+	if !fileExists(filepath.Join(base, "lib/modules", version)) {
+		base = dir
+	}
+	return version, base, nil
+}
+
 // install writes the Image and the module tree from the unpacked packages.
 func (o Options) install(ctx context.Context, scratch, out string) (Result, error) {
 	var res Result
-	kernels, _ := filepath.Glob(filepath.Join(scratch, "boot", "vmlinu[xz]-*"))
-	if len(kernels) != 1 {
-		return res, fmt.Errorf("the kernel packages hold %d boot/vmlinux-* or vmlinuz-* files, want 1", len(kernels))
+	version, srcBase, err := kernelTree(scratch)
+	if err != nil {
+		return res, err
 	}
-	base := filepath.Base(kernels[0])
-	res.Version = base[len("vmlinux-"):]
-
+	res.Version = version
+	kernels, _ := filepath.Glob(filepath.Join(scratch, "boot", "vmlinu[xz]-"+version))
 	format, err := WriteImage(kernels[0], filepath.Join(out, ImageName))
 	if err != nil {
 		return res, err
@@ -141,24 +191,13 @@ func (o Options) install(ctx context.Context, scratch, out string) (Result, erro
 		}
 	}
 
-	// Debian trixie ships modules under /usr/lib/modules, older releases
-	// under /lib/modules.
-	srcBase := filepath.Join(scratch, "usr")
-	if !fileExists(filepath.Join(srcBase, "lib/modules", res.Version)) {
-		srcBase = scratch
-	}
 	srcDir := filepath.Join(srcBase, "lib/modules", res.Version)
-	// The packages ship no modules.dep: their postinst runs depmod.
-	o.Log.Info("depmod: indexing the distribution's modules")
-	if err := runDepmod(ctx, srcBase, res.Version); err != nil {
-		return res, err
-	}
 	paths, builtin, err := resolve(srcDir, o.Modules)
 	if err != nil {
 		return res, err
 	}
-	// Built-in modules stay out of kata.conf, so whoever loads the list
-	// needs no knowledge of modules.builtin.
+	// Built-in modules stay out of kata.conf, so the program that loads
+	// the list does not need modules.builtin.
 	var toLoad []string
 	for _, name := range o.Modules {
 		if !builtin[strings.ReplaceAll(name, "-", "_")] {

@@ -60,9 +60,9 @@ func ParseModulesDep(r io.Reader) (*ModulesDep, error) {
 	return m, nil
 }
 
-// ModuleName returns the name the kernel knows a module file by:
-// kernel/net/9p/9pnet_virtio.ko.xz is 9pnet_virtio. Dashes and underscores
-// are the same to the kernel, so dashes become underscores.
+// ModuleName returns the kernel's name for a module file:
+// kernel/net/9p/9pnet_virtio.ko.xz is 9pnet_virtio. The kernel treats
+// dashes and underscores alike, so dashes become underscores.
 func ModuleName(path string) string {
 	base := filepath.Base(path)
 	if i := strings.Index(base, ".ko"); i >= 0 {

@@ -8,7 +8,7 @@ import (
 	"runtime"
 )
 
-// BinfmtDir is where the kernel exposes binfmt_misc handlers.
+// BinfmtDir is the kernel's binfmt_misc directory of handlers.
 const BinfmtDir = "/proc/sys/fs/binfmt_misc"
 
 // CheckForeignExec returns nil when this host can run riscv64 programs:

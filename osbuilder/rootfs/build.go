@@ -74,6 +74,12 @@ func Build(ctx context.Context, o Options) (Result, error) {
 	if err := output.CheckSpace(filepath.Dir(o.Out), MinFreeSpace); err != nil {
 		return Result{}, err
 	}
+	// Staging first: an existing output fails before any download.
+	stage, err := output.Begin(o.Out, true, o.Force)
+	if err != nil {
+		return Result{}, err
+	}
+	defer stage.Abort()
 	keyring, err := distro.EnsureKeyring(ctx, o.Distro, distro.KeyringSource, HostArch(), o.CacheDir)
 	if err != nil {
 		return Result{}, err
@@ -81,12 +87,6 @@ func Build(ctx context.Context, o Options) (Result, error) {
 	if err := distro.CheckMirror(ctx, httpClient(), o.Mirror, o.Suite); err != nil {
 		return Result{}, err
 	}
-
-	stage, err := output.Begin(o.Out, true, o.Force)
-	if err != nil {
-		return Result{}, err
-	}
-	defer stage.Abort()
 
 	pkgCache := filepath.Join(o.CacheDir, "debs", o.Distro.Name+"-"+o.Suite+"-"+distro.Arch)
 	if err := os.MkdirAll(pkgCache, 0o755); err != nil {

@@ -7,8 +7,8 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// ManifestPath is where the guest records what it was built from, as
-// upstream osbuilder does.
+// ManifestPath is the guest's record of what it was built from, at the
+// path upstream osbuilder uses.
 const ManifestPath = "/var/lib/osbuilder/osbuilder.yaml"
 
 // Manifest is the content of osbuilder.yaml. Its field names follow

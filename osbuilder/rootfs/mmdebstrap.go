@@ -27,10 +27,10 @@ func (p Plan) SourcesLine() string {
 }
 
 // Args returns mmdebstrap's arguments. The package cache works through
-// mmdebstrap's sync-in and sync-out hooks: cached .deb files are copied into
-// the chroot's apt archive before the download step, apt fetches only what
-// is missing, and the archive is copied back out before mmdebstrap cleans
-// it. --skip=essential/unlink keeps the essential packages' .deb files
+// mmdebstrap's sync-in and sync-out hooks. Cached .deb files are copied
+// into the chroot's apt archive before the download step, so apt fetches
+// only what is missing. The archive is copied back out before mmdebstrap
+// cleans it. --skip=essential/unlink keeps the essential packages' .deb files
 // there for the copy-out.
 func (p Plan) Args() []string {
 	args := []string{

@@ -17,7 +17,7 @@ func TestPlanArgsUbuntu(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := Plan{Distro: d, Suite: suite, Mirror: d.DefaultMirror, Kind: distro.Systemd,
-		Keyring: "/cache/keyrings/ubuntu-keyring/usr/share/keyrings/ubuntu-archive-keyring.gpg",
+		Keyring:  "/cache/keyrings/ubuntu-keyring/usr/share/keyrings/ubuntu-archive-keyring.gpg",
 		CacheDir: "/cache/debs/ubuntu-noble-riscv64", Target: "/out/rootfs"}
 	args := p.Args()
 

@@ -1,7 +1,7 @@
 package rootfs
 
-// AgentPath is where the agent is installed; upstream's units and the
-// runtime's configuration expect it there.
+// AgentPath is the agent's path in the guest, the one upstream's units and
+// the runtime's configuration expect.
 const AgentPath = "/usr/bin/kata-agent"
 
 // UnitDir is the systemd system unit directory of a merged-/usr guest.

@@ -13,4 +13,11 @@
 //	                    (default: $HOSTVM_BUILD_DIR, else the repository's build)
 //	KATA_E2E_HOST_H     "present" (default) or "absent": whether this host is
 //	                    expected to have the H extension
+//	KATA_E2E_HOST_AIA   "present" when the host's KVM offers AIA (IMSIC guest
+//	                    interrupt files), which enables the AIA guest test
+//	FIRECRACKER         a riscv64 Firecracker binary; without it the Firecracker
+//	                    test skips. FIRECRACKER_KERNEL and FIRECRACKER_IMAGE name
+//	                    its guest kernel (an uncompressed Image) and image,
+//	                    FIRECRACKER_DEBUG=1 adds the serial console, and
+//	                    FIRECRACKER_KERNEL_PARAMS adds kernel parameters
 package e2e

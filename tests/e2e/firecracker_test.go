@@ -5,7 +5,6 @@ package e2e
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -34,6 +33,7 @@ func TestFirecrackerBootsSandbox(t *testing.T) {
 			"FIRECRACKER_KERNEL=<uncompressed riscv64 Image> (default " + defaultFCKernel + "), " +
 			"FIRECRACKER_IMAGE=<guest image> (default " + defaultFCImage + ") and /dev/kvm")
 	}
+	requireRoot(t)
 	kernel := envOr("FIRECRACKER_KERNEL", defaultFCKernel)
 	image := envOr("FIRECRACKER_IMAGE", defaultFCImage)
 	for _, p := range []string{fcPath, kernel, image, "/dev/kvm"} {
@@ -56,8 +56,15 @@ func TestFirecrackerBootsSandbox(t *testing.T) {
 		EnableDebug:       os.Getenv("FIRECRACKER_DEBUG") != "",
 		KernelParams:      strings.Fields(os.Getenv("FIRECRACKER_KERNEL_PARAMS")),
 	}
+	// A short run root keeps the VM's socket paths within the 107 bytes a
+	// Unix socket allows.
+	runRoot, err := os.MkdirTemp("", "fc-e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = os.RemoveAll(runRoot) }()
 	fc, err := vc.NewFirecracker("e2e-fc", hc, vc.AgentConfig{}, vc.FirecrackerOptions{
-		RunRoot:     filepath.Join(t.TempDir(), "run"),
+		RunRoot:     runRoot,
 		Logger:      logrus.NewEntry(logger),
 		BootTimeout: 2 * time.Minute,
 	})
@@ -86,7 +93,7 @@ func TestFirecrackerBootsSandbox(t *testing.T) {
 	if err != nil {
 		t.Fatalf("connecting to the kata-agent at %s: %v", url, err)
 	}
-	defer agent.Close()
+	defer func() { _ = agent.Close() }()
 
 	resp, err := agent.Health.Check(ctx, &grpc.CheckRequest{})
 	if err != nil {

@@ -2,14 +2,18 @@
 # Runs a container in a riscv64 Kata sandbox through containerd, on a
 # riscv64 host with KVM: the emulated host of `make demo`, or a real board.
 #
-# BUILD is the directory `make` and `make guest` filled (riscv64 binaries in
-# $BUILD/riscv64, the guest in $BUILD/guest). Set DEMO_KEEP=1 to keep the
-# configuration and rootfs it writes under $WORK.
+# BUILD is the directory `make demo` filled: riscv64 binaries in
+# $BUILD/riscv64, the guest in $BUILD/guest, this script and the shipped
+# configuration in $BUILD/demo. Set DEMO_KEEP=1 to keep the rootfs it
+# writes under $WORK.
 set -eu
 
 BUILD=${BUILD:-/mnt/build}
 WORK=${WORK:-/run/kata-demo}
 MESSAGE=${MESSAGE:-"Hello from a riscv64 Kata Containers sandbox"}
+# Seconds to wait for the guest's agent. Under nested virtualization in the
+# emulated host a guest boots in tens of seconds; on hardware in a few.
+DIAL_TIMEOUT=${DIAL_TIMEOUT:-180}
 
 step() { printf '\n== %s\n' "$*"; }
 
@@ -18,15 +22,17 @@ for bin in containerd-shim-kata-v2 kata-runtime; do
 	[ -x "$BUILD/riscv64/$bin" ] || { echo "missing $BUILD/riscv64/$bin: run 'make build-riscv64'" >&2; exit 1; }
 	ln -sf "$BUILD/riscv64/$bin" "/usr/local/bin/$bin"
 done
-for f in vmlinux.container kata-containers.img; do
+for f in vmlinux.container kata-containers-initrd.img; do
 	[ -f "$BUILD/guest/$f" ] || { echo "missing $BUILD/guest/$f: run 'make guest'" >&2; exit 1; }
 done
 
 mkdir -p "$WORK" /etc/kata-containers
 config=/etc/kata-containers/configuration.toml
+# The guest boots from the initrd whose init is the agent: the fastest start.
 sed -e "s|^kernel = .*|kernel = \"$BUILD/guest/vmlinux.container\"|" \
-	-e "s|^image = .*|image = \"$BUILD/guest/kata-containers.img\"|" \
-	"$BUILD/configs/configuration-qemu.toml" >"$config"
+	-e "s|^image = .*|initrd = \"$BUILD/guest/kata-containers-initrd.img\"|" \
+	-e "s|^dial_timeout = .*|dial_timeout = $DIAL_TIMEOUT|" \
+	"$BUILD/demo/configuration-qemu.toml" >"$config"
 echo "configuration: $config"
 
 step "kata-runtime check"

@@ -13,15 +13,15 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
-// e2eBinary is where the riscv64 test binary of tests/e2e is written,
-// relative to the build directory; the guest sees it under /mnt/build.
+// e2eBinary is the path of the riscv64 test binary of tests/e2e, relative to
+// the build directory, which the guest mounts at /mnt/build.
 const e2eBinary = "riscv64/e2e.test"
 
 // e2ePass is one boot of the end-to-end suite.
 type e2ePass struct {
 	name     string
 	cpuFlags map[string]string
-	// env tells the tests which host they run on; see tests/e2e.
+	// env declares to the tests which host they run on (see tests/e2e).
 	env map[string]string
 	// run is the -test.run pattern; empty runs every test.
 	run string
@@ -106,6 +106,9 @@ func runE2E(log *logrus.Entry, args []string) int {
 		}
 		for k, v := range p.env {
 			passOpts.Env[k] = v
+		}
+		if opts.AIA {
+			passOpts.Env["KATA_E2E_HOST_AIA"] = "present"
 		}
 		plog := log.WithField("pass", p.name)
 		plog.Info("running the end-to-end tests")

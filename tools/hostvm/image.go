@@ -15,7 +15,7 @@ import (
 // imageFormat changes whenever the build steps in this program change in a way
 // that the other inputs of the cache key do not show (how the initramfs is
 // assembled, the image size, the file layout of an image directory).
-const imageFormat = "hostvm-image-3"
+const imageFormat = "hostvm-image-4"
 
 const (
 	defaultMirror = "http://deb.debian.org/debian"

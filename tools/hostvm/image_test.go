@@ -1,6 +1,10 @@
 package main
 
 import (
+	"github.com/sirupsen/logrus"
+	"io"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -96,5 +100,34 @@ func TestMountsUnder(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("mountsUnder =\n%q\nwant (deepest first)\n%q", got, want)
+	}
+}
+
+func TestPruneImages(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"current", "old1", "old2", ".build-x-1"} {
+		if err := os.MkdirAll(filepath.Join(dir, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".lock"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+
+	pruneImages(log.WithField("source", "hostvm"), dir, "current")
+
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Name())
+	}
+	want := []string{".build-x-1", ".lock", "current"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("after pruning: %q, want %q", got, want)
 	}
 }

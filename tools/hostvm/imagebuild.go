@@ -112,6 +112,8 @@ func ensureImage(ctx context.Context, log *logrus.Entry, opts buildOptions) (ima
 		return "", fmt.Errorf("moving the image into place: %w", err)
 	}
 
+	pruneImages(log, imagesDir, key)
+
 	size := imageUsage(dir)
 	log.WithField("kernel", m.KernelVersion).Infof("built the image in %s: %s (%.0f MB on disk)",
 		time.Since(start).Round(time.Second), dir, float64(size)/(1<<20))
@@ -160,7 +162,7 @@ func buildImage(ctx context.Context, log *logrus.Entry, spec imageSpec, dir imag
 		return m, err
 	}
 
-	err := step(log, "mmdebstrap: Debian "+spec.Suite+" "+spec.Arch+" root filesystem (about 5 min)", func() error {
+	err := step(log, "mmdebstrap: Debian "+spec.Suite+" "+spec.Arch+" root filesystem (3 to 11 min measured)", func() error {
 		return runMmdebstrap(ctx, spec, guest, rootfs)
 	})
 	if err != nil {
@@ -350,4 +352,28 @@ func imageUsage(dir imageDir) int64 {
 		return nil
 	})
 	return total
+}
+
+// pruneImages removes the images of other keys, which no later run uses
+// because the key follows the inputs of this program. A VM still running
+// from one keeps working: QEMU holds the disk image open and has loaded the
+// kernel and initramfs into memory. Temporary build directories (".build-")
+// belong to builds in progress and are left alone.
+func pruneImages(log *logrus.Entry, imagesDir, keep string) {
+	entries, err := os.ReadDir(imagesDir)
+	if err != nil {
+		log.WithError(err).Warn("listing old images failed")
+		return
+	}
+	for _, e := range entries {
+		if !e.IsDir() || e.Name() == keep || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		old := filepath.Join(imagesDir, e.Name())
+		if err := removeBuildDir(old); err != nil {
+			log.WithError(err).Warnf("removing the old image %s failed", old)
+			continue
+		}
+		log.Infof("removed the old image %s", old)
+	}
 }

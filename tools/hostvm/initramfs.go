@@ -11,9 +11,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"time"
 
-	"github.com/cavaliergopher/cpio"
+	"github.com/u-root/u-root/pkg/cpio"
 	"github.com/ulikunitz/xz"
 )
 
@@ -113,43 +112,18 @@ func (idx moduleIndex) loadOrder(names []string) ([]string, error) {
 	return order, nil
 }
 
-// cpioFile is one regular file, directory or symlink of an initramfs.
-type cpioFile struct {
-	name string
-	mode cpio.FileMode // type and permission bits
-	data []byte        // content, or the target of a symlink
-}
-
-// writeCPIO writes the files as a gzip-compressed newc archive, the format
-// the kernel unpacks as an initramfs. Timestamps are fixed so that the same
+// writeCPIO writes the records and the trailer as a gzip-compressed newc
+// archive, the format the kernel unpacks as an initramfs. Records made by
+// the cpio package's constructors carry a zero timestamp, so the same
 // inputs give the same bytes.
-func writeCPIO(w io.Writer, files []cpioFile) error {
+func writeCPIO(w io.Writer, records []cpio.Record) error {
 	gz := gzip.NewWriter(w)
-	cw := cpio.NewWriter(gz)
-	epoch := time.Unix(0, 0)
-
-	for i, f := range files {
-		h := &cpio.Header{Name: f.name, Mode: f.mode, ModTime: epoch, Inode: int64(i + 1), Links: 1}
-		switch f.mode & cpio.ModeType {
-		case cpio.TypeDir:
-			h.Links = 2
-		case cpio.TypeSymlink:
-			h.Linkname = string(f.data)
-			h.Size = int64(len(f.data))
-		default:
-			h.Size = int64(len(f.data))
-		}
-		if err := cw.WriteHeader(h); err != nil {
-			return fmt.Errorf("writing the cpio header of %s: %w", f.name, err)
-		}
-		if f.mode&cpio.ModeType != cpio.TypeDir {
-			if _, err := cw.Write(f.data); err != nil {
-				return fmt.Errorf("writing %s into the cpio archive: %w", f.name, err)
-			}
-		}
+	rw := cpio.Newc.Writer(gz)
+	if err := cpio.WriteRecords(rw, records); err != nil {
+		return fmt.Errorf("writing the cpio archive: %w", err)
 	}
-	if err := cw.Close(); err != nil {
-		return fmt.Errorf("closing the cpio archive: %w", err)
+	if err := cpio.WriteTrailer(rw); err != nil {
+		return fmt.Errorf("writing the cpio trailer: %w", err)
 	}
 	return gz.Close()
 }
@@ -208,18 +182,21 @@ func buildInitramfs(rootfs, kernelVersion string, modules []string, initFS fs.FS
 		return fmt.Errorf("reading the embedded init script: %w", err)
 	}
 
-	files := []cpioFile{
-		{name: "bin", mode: cpio.TypeDir | 0o755},
-		{name: "bin/busybox", mode: cpio.TypeReg | 0o755, data: busybox},
-		{name: "bin/sh", mode: cpio.TypeSymlink | 0o777, data: []byte("busybox")},
-		{name: "dev", mode: cpio.TypeDir | 0o755},
-		{name: "etc", mode: cpio.TypeDir | 0o755},
-		{name: "lib", mode: cpio.TypeDir | 0o755},
-		{name: "lib/modules", mode: cpio.TypeDir | 0o755},
-		{name: "newroot", mode: cpio.TypeDir | 0o755},
-		{name: "proc", mode: cpio.TypeDir | 0o755},
-		{name: "sys", mode: cpio.TypeDir | 0o755},
-		{name: "init", mode: cpio.TypeReg | 0o755, data: initScript},
+	records := []cpio.Record{
+		cpio.Directory("bin", 0o755),
+		cpio.StaticFile("bin/busybox", string(busybox), 0o755),
+		cpio.Symlink("bin/sh", "busybox"),
+		cpio.Directory("dev", 0o755),
+		// The kernel opens /dev/console for init's stdio before init mounts
+		// devtmpfs.
+		cpio.CharDev("dev/console", 0o600, 5, 1),
+		cpio.Directory("etc", 0o755),
+		cpio.Directory("lib", 0o755),
+		cpio.Directory("lib/modules", 0o755),
+		cpio.Directory("newroot", 0o755),
+		cpio.Directory("proc", 0o755),
+		cpio.Directory("sys", 0o755),
+		cpio.StaticFile("init", string(initScript), 0o755),
 	}
 	var list []string
 	for _, p := range order {
@@ -228,16 +205,16 @@ func buildInitramfs(rootfs, kernelVersion string, modules []string, initFS fs.FS
 			return err
 		}
 		name := moduleName(p) + ".ko"
-		files = append(files, cpioFile{name: "lib/modules/" + name, mode: cpio.TypeReg | 0o644, data: data})
+		records = append(records, cpio.StaticFile("lib/modules/"+name, string(data), 0o644))
 		list = append(list, name)
 	}
-	files = append(files, cpioFile{name: "etc/modules", mode: cpio.TypeReg | 0o644, data: []byte(strings.Join(list, "\n") + "\n")})
+	records = append(records, cpio.StaticFile("etc/modules", strings.Join(list, "\n")+"\n", 0o644))
 
 	f, err := os.Create(out)
 	if err != nil {
 		return fmt.Errorf("creating the initramfs: %w", err)
 	}
-	if err := writeCPIO(f, files); err != nil {
+	if err := writeCPIO(f, records); err != nil {
 		f.Close()
 		return err
 	}

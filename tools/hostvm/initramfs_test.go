@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cavaliergopher/cpio"
+	"github.com/u-root/u-root/pkg/cpio"
 )
 
 // A trimmed modules.dep and modules.builtin in the layout of Debian's
@@ -79,14 +79,15 @@ func TestModuleDependencyCycle(t *testing.T) {
 }
 
 func TestWriteCPIO(t *testing.T) {
-	files := []cpioFile{
-		{name: "bin", mode: cpio.TypeDir | 0o755},
-		{name: "bin/busybox", mode: cpio.TypeReg | 0o755, data: []byte("ELF...")},
-		{name: "bin/sh", mode: cpio.TypeSymlink | 0o777, data: []byte("busybox")},
-		{name: "init", mode: cpio.TypeReg | 0o755, data: []byte("#!/bin/busybox sh\n")},
+	records := []cpio.Record{
+		cpio.Directory("bin", 0o755),
+		cpio.StaticFile("bin/busybox", "ELF...", 0o755),
+		cpio.Symlink("bin/sh", "busybox"),
+		cpio.CharDev("dev/console", 0o600, 5, 1),
+		cpio.StaticFile("init", "#!/bin/busybox sh\n", 0o755),
 	}
 	var buf bytes.Buffer
-	if err := writeCPIO(&buf, files); err != nil {
+	if err := writeCPIO(&buf, records); err != nil {
 		t.Fatalf("writeCPIO: %v", err)
 	}
 
@@ -94,30 +95,32 @@ func TestWriteCPIO(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the archive is not gzip: %v", err)
 	}
-	r := cpio.NewReader(gz)
-	for i, want := range files {
-		h, err := r.Next()
-		if err != nil {
-			t.Fatalf("entry %d: %v", i, err)
+	raw, err := io.ReadAll(gz)
+	if err != nil {
+		t.Fatalf("decompressing: %v", err)
+	}
+	got, err := cpio.ReadAllRecords(cpio.Newc.Reader(bytes.NewReader(raw)))
+	if err != nil {
+		t.Fatalf("reading the archive back: %v", err)
+	}
+	if len(got) != len(records) {
+		t.Fatalf("read %d records, want %d", len(got), len(records))
+	}
+	for i, want := range records {
+		g := got[i]
+		if g.Name != want.Name || g.Mode != want.Mode {
+			t.Errorf("record %d = %s %o, want %s %o", i, g.Name, g.Mode, want.Name, want.Mode)
 		}
-		if h.Name != want.name || h.Mode != want.mode {
-			t.Errorf("entry %d = %s %v, want %s %v", i, h.Name, h.Mode, want.name, want.mode)
+		if g.Rmajor != want.Rmajor || g.Rminor != want.Rminor {
+			t.Errorf("%s device = %d:%d, want %d:%d", g.Name, g.Rmajor, g.Rminor, want.Rmajor, want.Rminor)
 		}
-		if want.mode&cpio.ModeType == cpio.TypeSymlink {
-			if h.Linkname != string(want.data) {
-				t.Errorf("%s links to %q, want %q", h.Name, h.Linkname, want.data)
-			}
+		if g.ReaderAt == nil || want.ReaderAt == nil {
 			continue
 		}
-		data, err := io.ReadAll(r)
-		if err != nil {
-			t.Fatalf("reading %s: %v", h.Name, err)
+		gotData, _ := io.ReadAll(io.NewSectionReader(g.ReaderAt, 0, int64(g.FileSize)))
+		wantData, _ := io.ReadAll(io.NewSectionReader(want.ReaderAt, 0, int64(want.FileSize)))
+		if !bytes.Equal(gotData, wantData) {
+			t.Errorf("%s content = %q, want %q", g.Name, gotData, wantData)
 		}
-		if !bytes.Equal(data, want.data) {
-			t.Errorf("%s content = %q, want %q", h.Name, data, want.data)
-		}
-	}
-	if _, err := r.Next(); err != io.EOF {
-		t.Errorf("after the last entry: %v, want io.EOF", err)
 	}
 }

@@ -29,11 +29,13 @@ type runArgs struct {
 const runUsage = `[flags] -- COMMAND [ARG...]
 
 Boots the emulated riscv64 host and runs COMMAND as root once systemd has
-reached multi-user.target (kvm and vhost_vsock loaded, containerd running).
-The repository's build directory is mounted read-only at /mnt/build, which is
-also the working directory, so riscv64 binaries are at /mnt/build/riscv64.
-COMMAND's stdout and stderr are streamed here; hostvm exits with its status.
-The run directory, with the console log, is kept when the run fails.`
+reached multi-user.target (kvm, vhost_vsock and vhost_net loaded, containerd
+running). The repository's build directory is mounted read-only at
+/mnt/build, which is also the working directory, so the riscv64 binaries are
+in /mnt/build/riscv64. COMMAND's stdout and stderr are streamed here, and
+hostvm exits with COMMAND's exit status, or 124 on timeout, or 125 when the
+VM fails. The run directory, with the console log, is kept unless COMMAND
+exits with status 0.`
 
 func parseRunArgs(args []string) (runArgs, error) {
 	var r runArgs

@@ -30,13 +30,14 @@ type vmOptions struct {
 }
 
 // runInVM boots image, runs command as root inside it and returns its exit
-// status. The run directory under cacheDir/runs is removed after a
-// successful run and kept, with its console log, after a failure.
+// status. The run directory under cacheDir/runs is removed when the command
+// exits with status 0 and kept, with its console log, otherwise.
 func runInVM(ctx context.Context, log *logrus.Entry, image imageDir, cacheDir string, opts vmOptions, command []string, stdout, stderr io.Writer) (res runResult, err error) {
 	runsDir := filepath.Join(cacheDir, "runs")
 	if err := os.MkdirAll(runsDir, 0o755); err != nil {
 		return res, fmt.Errorf("creating %s: %w", runsDir, err)
 	}
+	pruneRuns(log, runsDir, keptRunAge, time.Now())
 	runDir, err := os.MkdirTemp(runsDir, "run-")
 	if err != nil {
 		return res, fmt.Errorf("creating the run directory: %w", err)
@@ -45,6 +46,10 @@ func runInVM(ctx context.Context, log *logrus.Entry, image imageDir, cacheDir st
 	defer func() {
 		if err != nil {
 			log.Errorf("run failed; console log kept at %s", filepath.Join(runDir, runConsoleLog))
+			return
+		}
+		if res.exitCode != 0 {
+			log.Infof("the command failed; console log kept at %s", filepath.Join(runDir, runConsoleLog))
 			return
 		}
 		if opts.KeepRun {
@@ -139,6 +144,32 @@ func repoRoot(dir string) (string, error) {
 		}
 		if filepath.Dir(d) == d {
 			return "", fmt.Errorf("no go.mod at or above %s: run hostvm from the repository or pass --cache and --share", dir)
+		}
+	}
+}
+
+// keptRunAge is how long the run directories of failed runs are kept. Runs
+// are bounded by --timeout, so a directory this old belongs to no live VM
+// unless someone passed a timeout of a week or more.
+const keptRunAge = 7 * 24 * time.Hour
+
+// pruneRuns removes run directories last modified more than maxAge before now.
+func pruneRuns(log *logrus.Entry, runsDir string, maxAge time.Duration, now time.Time) {
+	entries, err := os.ReadDir(runsDir)
+	if err != nil {
+		log.WithError(err).Warn("listing old run directories failed")
+		return
+	}
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), "run-") {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil || now.Sub(info.ModTime()) < maxAge {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(runsDir, e.Name())); err != nil {
+			log.WithError(err).Warnf("removing the old run directory %s failed", e.Name())
 		}
 	}
 }

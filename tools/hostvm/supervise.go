@@ -36,9 +36,9 @@ const (
 	runQEMULog     = "qemu.log"
 )
 
-// supervisor follows one VM through a run directory: it streams the
-// command's output files as they grow, notes when the command starts and
-// returns its exit status, and kills the VM's process group on timeout,
+// supervisor follows one VM through its run directory. It streams the
+// command's output files as they grow, records when the command starts and
+// returns its exit status. It kills the VM's process group on timeout, on
 // cancellation, or when the VM does not power off after the command ends.
 type supervisor struct {
 	runDir string
@@ -48,7 +48,7 @@ type supervisor struct {
 	// poll is how often the run directory is read.
 	poll time.Duration
 	// powerOffGrace is how long the VM may take to exit after the command
-	// wrote its status; the guest powers off with 'poweroff -f', which takes
+	// wrote its status. The guest powers off with 'poweroff -f', which takes
 	// well under a second when the VM is healthy.
 	powerOffGrace time.Duration
 }
@@ -65,9 +65,9 @@ type runResult struct {
 
 // startInGroup starts cmd as the leader of a new process group that gets
 // SIGKILL if hostvm dies, so the VM never outlives it. Pdeathsig fires when
-// the thread that forked exits; the Go runtime keeps its threads for the
-// life of the process unless a goroutine locked to one exits, which hostvm
-// does not do.
+// the thread that forked exits. That is safe here because the Go runtime
+// ends a thread only when a goroutine locked to it exits, and hostvm locks
+// none.
 func startInGroup(cmd *exec.Cmd) error {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	return cmd.Start()

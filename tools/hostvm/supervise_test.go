@@ -151,3 +151,33 @@ func TestReadStarted(t *testing.T) {
 		t.Errorf("readStarted = %s, %v; want 17.25s, true", up, ok)
 	}
 }
+
+func TestPruneRuns(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	ages := map[string]time.Duration{
+		"run-old":    8 * 24 * time.Hour,
+		"run-recent": time.Hour,
+		"other-old":  8 * 24 * time.Hour,
+	}
+	for name, age := range ages {
+		p := filepath.Join(dir, name)
+		if err := os.Mkdir(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, now.Add(-age), now.Add(-age)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+
+	pruneRuns(log.WithField("source", "hostvm"), dir, 7*24*time.Hour, now)
+
+	for name, wantKept := range map[string]bool{"run-old": false, "run-recent": true, "other-old": true} {
+		_, err := os.Stat(filepath.Join(dir, name))
+		if kept := err == nil; kept != wantKept {
+			t.Errorf("%s kept = %v, want %v", name, kept, wantKept)
+		}
+	}
+}

@@ -12,12 +12,18 @@ import (
 
 	"github.com/kata-riscv64/kata-riscv64/agent/pkg/agent"
 	"github.com/kata-riscv64/kata-riscv64/agent/pkg/initd"
+	"github.com/kata-riscv64/kata-riscv64/agent/pkg/sandbox"
 )
 
 // Set by the linker (see the Makefile).
 var version, commit string
 
 func main() {
+	// The holder of a sandbox's shared PID namespace is this binary too.
+	if len(os.Args) == 2 && os.Args[1] == sandbox.PauseArg {
+		pause()
+	}
+
 	pid1 := os.Getpid() == 1
 	opts := agent.Options{Version: version}
 	if opts.Version == "" {

@@ -69,7 +69,9 @@ func Run(ctx context.Context, opts Options) error {
 			return err
 		}
 		if os.Getenv("PATH") == "" {
-			os.Setenv("PATH", defaultPath)
+			if err := os.Setenv("PATH", defaultPath); err != nil {
+				return fmt.Errorf("setting PATH: %w", err)
+			}
 		}
 	}
 
@@ -115,11 +117,14 @@ func Run(ctx context.Context, opts Options) error {
 		prepareGuest(log, modules, nw, opts.ModulesLoadDir)
 	}
 
+	// Without an OCI runtime the agent still serves Health and the guest
+	// methods, and CreateContainer explains what is missing.
 	runtimePath, err := container.FindRuntime(cfg.OCIRuntime)
 	if err != nil {
-		return err
+		log.WithError(err).Error("no OCI runtime: containers cannot be created")
+	} else {
+		log.WithField("runtime", runtimePath).Info("OCI runtime selected")
 	}
-	log.WithField("runtime", runtimePath).Info("OCI runtime selected")
 
 	sb := sandbox.New(sandbox.Config{
 		Runtime: container.Runtime{
@@ -134,6 +139,7 @@ func Run(ctx context.Context, opts Options) error {
 		SetHostname: opts.SetHostname,
 		Cgroups:     cgroupstats.Paths{Proc: opts.ProcDir, Cgroup: opts.CgroupDir},
 		Modules:     modules,
+		Sysfs:       opts.SysDir,
 	}, log)
 
 	destroyed := make(chan struct{})
@@ -152,7 +158,7 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 
-	addr := channel.Select(cfg.ServerAddr, config.DefaultSerialPort, config.DefaultVsockAddr, "/sys")
+	addr := channel.Select(cfg.ServerAddr, config.DefaultSerialPort, config.DefaultVsockAddr, opts.SysDir)
 	l, err := channel.Listen(addr, log.WithField("subsystem", "channel"))
 	if err != nil {
 		return err
@@ -172,7 +178,9 @@ func Run(ctx context.Context, opts Options) error {
 			err = nil
 		}
 	}
-	srv.Close()
+	if err := srv.Close(); err != nil {
+		log.WithError(err).Warn("failed to close the ttrpc server")
+	}
 
 	if opts.PowerOff {
 		log.Info("powering the guest off")

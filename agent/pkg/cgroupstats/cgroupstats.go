@@ -149,3 +149,13 @@ func readValue(path string) (uint64, error) {
 	}
 	return v, nil
 }
+
+// OOMKills returns how many processes of the cgroup in dir the OOM killer
+// killed, from the oom_kill line of memory.events.
+func OOMKills(dir string) (uint64, error) {
+	events, err := readKeyed(filepath.Join(dir, "memory.events"))
+	if err != nil {
+		return 0, err
+	}
+	return events["oom_kill"], nil
+}

@@ -48,7 +48,7 @@ func TestSelect(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			os.Remove(port)
+			_ = os.Remove(port)
 			if tt.portExists {
 				if err := os.WriteFile(port, nil, 0o600); err != nil {
 					t.Fatal(err)
@@ -64,7 +64,7 @@ func TestSelect(t *testing.T) {
 func TestListenRejectsBadAddresses(t *testing.T) {
 	for _, addr := range []string{"", "tcp://0.0.0.0:1024", "vsock://1024", "vsock://x:1024", "vsock://-1:port", "unix://"} {
 		if l, err := Listen(addr, testLog()); err == nil {
-			l.Close()
+			_ = l.Close()
 			t.Errorf("Listen(%q) succeeded, want an error", addr)
 		}
 	}
@@ -79,12 +79,12 @@ func TestListenUnixReplacesStaleSocket(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Listen: %v", err)
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	c, err := net.Dial("unix", path)
 	if err != nil {
 		t.Fatalf("Dial: %v", err)
 	}
-	c.Close()
+	_ = c.Close()
 }
 
 // TestSerialListenerOverPty runs the listener on a pseudo terminal slave,
@@ -95,10 +95,10 @@ func TestSerialListenerOverPty(t *testing.T) {
 	if err != nil {
 		t.Skipf("no pseudo terminals: %v", err)
 	}
-	defer master.Close()
+	defer func() { _ = master.Close() }()
 
 	l := NewSerialListener(slave, testLog())
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 
 	for round := 0; round < 2; round++ {
 		conn, err := l.Accept()
@@ -129,7 +129,7 @@ func TestSerialListenerOverPty(t *testing.T) {
 		if string(back) != "pong" {
 			t.Errorf("round %d: host read %q, want %q", round, back, "pong")
 		}
-		conn.Close()
+		_ = conn.Close()
 	}
 }
 
@@ -139,7 +139,7 @@ func TestSerialListenerOneConnectionAtATime(t *testing.T) {
 		t.Skipf("no pseudo terminals: %v", err)
 	}
 	l := NewSerialListener(slave, testLog())
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 
 	first, err := l.Accept()
 	if err != nil {
@@ -149,18 +149,18 @@ func TestSerialListenerOneConnectionAtATime(t *testing.T) {
 	go func() {
 		c, err := l.Accept()
 		if c != nil {
-			c.Close()
+			_ = c.Close()
 		}
 		accepted <- err
 	}()
 
 	select {
-	case <-accepted:
-		t.Fatalf("second Accept returned while the first connection was open")
+	case err := <-accepted:
+		t.Fatalf("second Accept returned (%v) while the first connection was open", err)
 	case <-time.After(200 * time.Millisecond):
 	}
 
-	first.Close()
+	_ = first.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	select {

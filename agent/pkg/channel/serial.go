@@ -5,15 +5,20 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 )
 
-// reopenDelay paces reopening the port after the host closed its end, so
-// that a port without a host reader does not spin.
-const reopenDelay = 100 * time.Millisecond
+// Reopen delays after the host closed its end: a port without a host
+// connected reads EOF at once, so idle reopens back off to the maximum
+// instead of spinning.
+const (
+	minReopenDelay = 100 * time.Millisecond
+	maxReopenDelay = 2 * time.Second
+)
 
 // SerialListener serves a virtio-serial port, one byte stream, as a
 // listener that yields one connection at a time: Accept opens the port and
@@ -25,6 +30,8 @@ type SerialListener struct {
 
 	mu     sync.Mutex
 	closed bool
+	// delay is the next reopen delay; guarded by mu.
+	delay time.Duration
 	// free has a token while no connection is open.
 	free chan struct{}
 	done chan struct{}
@@ -32,7 +39,7 @@ type SerialListener struct {
 
 // NewSerialListener returns a listener for the port at path.
 func NewSerialListener(path string, log *logrus.Entry) *SerialListener {
-	l := &SerialListener{path: path, log: log, free: make(chan struct{}, 1), done: make(chan struct{})}
+	l := &SerialListener{path: path, log: log, delay: minReopenDelay, free: make(chan struct{}, 1), done: make(chan struct{})}
 	l.free <- struct{}{}
 	return l
 }
@@ -45,29 +52,51 @@ func (l *SerialListener) Accept() (net.Conn, error) {
 		return nil, net.ErrClosed
 	}
 
-	f, err := os.OpenFile(l.path, os.O_RDWR|unix.O_NOCTTY, 0)
+	// A blocking descriptor keeps the port out of Go's netpoller: with
+	// edge-triggered epoll, reads of a virtio-serial port stalled until the
+	// next write from the host, delaying requests by seconds.
+	fd, err := unix.Open(l.path, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		l.free <- struct{}{}
 		return nil, fmt.Errorf("opening serial port %s: %w", l.path, err)
 	}
+	f := os.NewFile(uintptr(fd), l.path)
+
 	// A console such as hvc is a terminal: raw mode keeps the line
 	// discipline away from ttrpc's binary frames.
-	if termios, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS); err == nil {
+	if termios, err := unix.IoctlGetTermios(fd, unix.TCGETS); err == nil {
 		cfmakeraw(termios)
-		if err := unix.IoctlSetTermios(int(f.Fd()), unix.TCSETS, termios); err != nil {
-			f.Close()
+		if err := unix.IoctlSetTermios(fd, unix.TCSETS, termios); err != nil {
+			_ = f.Close()
 			l.free <- struct{}{}
 			return nil, fmt.Errorf("setting serial port %s to raw mode: %w", l.path, err)
 		}
 	}
-	l.log.WithField("port", l.path).Debug("serial port opened")
+
+	l.mu.Lock()
+	quiet := l.delay > minReopenDelay
+	l.mu.Unlock()
+	if !quiet {
+		l.log.WithField("port", l.path).Debug("serial port opened")
+	}
 	return &serialConn{File: f, release: l.release}, nil
 }
 
-func (l *SerialListener) release() {
+// release frees the listener for the next Accept after a delay that grows
+// while connections carry no data.
+func (l *SerialListener) release(carriedData bool) {
+	l.mu.Lock()
+	if carriedData {
+		l.delay = minReopenDelay
+	} else if l.delay < maxReopenDelay {
+		l.delay *= 2
+	}
+	delay := l.delay
+	l.mu.Unlock()
+
 	select {
 	case <-l.done:
-	case <-time.After(reopenDelay):
+	case <-time.After(delay):
 	}
 	l.free <- struct{}{}
 }
@@ -91,16 +120,26 @@ type serialAddr string
 func (a serialAddr) Network() string { return "serial" }
 func (a serialAddr) String() string  { return string(a) }
 
-// serialConn is the open port as a net.Conn.
+// serialConn is the open port as a net.Conn. Deadlines are not supported on
+// its blocking descriptor; ttrpc sets none.
 type serialConn struct {
 	*os.File
 	once    sync.Once
-	release func()
+	read    atomic.Bool
+	release func(carriedData bool)
+}
+
+func (c *serialConn) Read(p []byte) (int, error) {
+	n, err := c.File.Read(p)
+	if n > 0 {
+		c.read.Store(true)
+	}
+	return n, err
 }
 
 func (c *serialConn) Close() error {
 	err := c.File.Close()
-	c.once.Do(func() { go c.release() })
+	c.once.Do(func() { go c.release(c.read.Load()) })
 	return err
 }
 

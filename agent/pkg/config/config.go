@@ -30,7 +30,7 @@ const (
 
 // Config is the agent's settings from the kernel command line.
 type Config struct {
-	// ServerAddr is where the agent listens: vsock://CID:PORT (CID -1 for
+	// ServerAddr is the listening address: vsock://CID:PORT (CID -1 for
 	// any), unix:///path, or serial:///dev/... for a virtio-serial port.
 	// Empty selects the channel from the devices the guest has.
 	ServerAddr string

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
 	"github.com/kata-riscv64/kata-riscv64/agent/pkg/errdefs"
@@ -38,14 +40,16 @@ func prepareBundle(bundle string, spec *specs.Spec) error {
 	done := false
 	defer func() {
 		if !done {
-			removeBundle(bundle)
+			if err := removeBundle(bundle); err != nil {
+				logrus.WithError(err).WithField("bundle", bundle).Error("failed to remove a bundle after a failed prepare")
+			}
 		}
 	}()
 
 	if err := unix.Mount(source, rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind-mounting rootfs %s on %s: %w", source, rootfs, err)
 	}
-	adjustSpec(spec)
+	adjustSpec(spec, filepath.Base(bundle))
 	spec.Root.Path = rootfs
 
 	data, err := json.Marshal(spec)
@@ -59,16 +63,18 @@ func prepareBundle(bundle string, spec *specs.Spec) error {
 	return nil
 }
 
-// adjustSpec fits a spec written on the host to the guest: hooks and
-// namespace paths name host files, and the network namespace is the guest's
-// own, which the runtime configures through UpdateInterface and UpdateRoutes.
-func adjustSpec(spec *specs.Spec) {
-	// NOTE: guest hooks (CreateSandbox's guest_hook_path) are not supported;
-	// host hooks cannot run in the guest, so all are dropped.
-	spec.Hooks = nil
-
+// adjustSpec fits a spec written on the host to the guest: namespace paths
+// name host files, and the network namespace is the guest's own, which the
+// runtime configures through UpdateInterface and UpdateRoutes.
+// A systemd cgroup path ("slice:prefix:name") becomes a cgroupfs path, since
+// the agent drives the OCI runtime without systemd.
+func adjustSpec(spec *specs.Spec, id string) {
 	if spec.Linux == nil {
 		return
+	}
+	if path := spec.Linux.CgroupsPath; path != "" && !strings.HasPrefix(path, "/") && strings.Count(path, ":") == 2 {
+		slice, _, _ := strings.Cut(path, ":")
+		spec.Linux.CgroupsPath = "/" + strings.TrimSuffix(slice, ".slice") + "/" + id
 	}
 	namespaces := spec.Linux.Namespaces[:0]
 	for _, ns := range spec.Linux.Namespaces {

@@ -31,9 +31,12 @@ type Container struct {
 	init *process.Process
 
 	mu sync.Mutex
-	// state and execs are guarded by mu.
+	// state, execs and forgetting are guarded by mu.
 	state State
 	execs map[string]*process.Process
+	// forgetting marks exec ids whose process is being dropped after
+	// WaitProcess.
+	forgetting map[string]bool
 }
 
 // Create creates container id from spec with the OCI runtime, with its init
@@ -45,6 +48,9 @@ func Create(ctx context.Context, rt *Runtime, id string, spec *specs.Spec) (*Con
 	}
 	if len(spec.Process.Args) == 0 {
 		return nil, fmt.Errorf("container %s: OCI spec process has no args: %w", id, errdefs.ErrInvalidArgument)
+	}
+	if rt.Command == "" {
+		return nil, fmt.Errorf("container %s: the guest has no OCI runtime: install crun or runc in the guest image: %w", id, errdefs.ErrFailedPrecondition)
 	}
 
 	bundle := rt.bundleDir(id)
@@ -71,8 +77,9 @@ func Create(ctx context.Context, rt *Runtime, id string, spec *specs.Spec) (*Con
 			Log:       filepath.Join(bundle, "runtime-log.json"),
 			LogFormat: runc.JSON,
 		},
-		state: Created,
-		execs: make(map[string]*process.Process),
+		state:      Created,
+		execs:      make(map[string]*process.Process),
+		forgetting: make(map[string]bool),
 	}
 
 	proc, streams, err := newStreams(id, "", spec.Process.User, spec.Process.Terminal)
@@ -100,7 +107,9 @@ func Create(ctx context.Context, rt *Runtime, id string, spec *specs.Spec) (*Con
 	if err != nil {
 		watch.Cancel()
 		streams.close()
-		c.runc.Delete(context.WithoutCancel(ctx), id, &runc.DeleteOpts{Force: true})
+		if derr := c.runc.Delete(context.WithoutCancel(ctx), id, &runc.DeleteOpts{Force: true}); derr != nil {
+			c.log.WithError(derr).Error("failed to delete a container whose creation failed")
+		}
 		return nil, fmt.Errorf("container %s: %w", id, err)
 	}
 	proc.SetPid(pid)

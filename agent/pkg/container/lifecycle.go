@@ -139,10 +139,50 @@ func (c *Container) Wait(ctx context.Context, execID string) (int, error) {
 	}
 	select {
 	case <-p.Exited():
-		return p.Status(), nil
 	case <-ctx.Done():
 		return 0, fmt.Errorf("waiting for %s: %w", p, ctx.Err())
 	}
+
+	if p != c.init {
+		c.forgetExecOnce(execID, p)
+	}
+	return p.Status(), nil
+}
+
+// execRetention is how long an exec'd process whose exit was reported stays
+// readable while the host has not read its output to EOF. Its pipes are
+// closed afterwards, so that a host that never reads cannot exhaust the
+// agent's file descriptors with exec after exec (liveness probes, say).
+const execRetention = time.Minute
+
+// forgetExecOnce drops an exec'd process after WaitProcess reported its
+// exit, once its output is drained or execRetention has passed.
+func (c *Container) forgetExecOnce(execID string, p *process.Process) {
+	c.mu.Lock()
+	if c.forgetting[execID] {
+		c.mu.Unlock()
+		return
+	}
+	c.forgetting[execID] = true
+	c.mu.Unlock()
+
+	go func() {
+		select {
+		case <-p.Drained():
+		case <-time.After(execRetention):
+			c.log.WithField("exec", execID).Debug("closing the output of an exec'd process that the host did not read to EOF")
+		}
+
+		c.mu.Lock()
+		if c.execs[execID] == p {
+			delete(c.execs, execID)
+		}
+		delete(c.forgetting, execID)
+		c.mu.Unlock()
+		if err := p.Close(); err != nil {
+			c.log.WithError(err).WithField("exec", execID).Debug("closing the streams of an exec'd process failed")
+		}
+	}()
 }
 
 // Remove kills the container's processes, waits up to timeout for the init
@@ -181,7 +221,9 @@ func (c *Container) Remove(ctx context.Context, timeout time.Duration) error {
 	c.state = Stopped
 	c.mu.Unlock()
 	for _, p := range procs {
-		p.Close()
+		if err := p.Close(); err != nil {
+			c.log.WithError(err).WithField("exec", p.ExecID).Debug("closing the streams of a process failed")
+		}
 	}
 
 	if err := removeBundle(c.Bundle); err != nil {

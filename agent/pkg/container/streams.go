@@ -41,7 +41,7 @@ func (s *streams) finish(p *process.Process, containerID, execID string) (*proce
 	if s.consoleSocket == nil {
 		return p, nil
 	}
-	defer s.consoleSocket.Close()
+	defer func() { _ = s.consoleSocket.Close() }()
 
 	master, err := s.consoleSocket.ReceiveMaster()
 	if err != nil {
@@ -52,10 +52,11 @@ func (s *streams) finish(p *process.Process, containerID, execID string) (*proce
 
 // close releases the streams after a failed start.
 func (s *streams) close() {
+	// The streams were never used, so a failure to close them loses nothing.
 	if s.io != nil {
-		s.io.Close()
+		_ = s.io.Close()
 	}
 	if s.consoleSocket != nil {
-		s.consoleSocket.Close()
+		_ = s.consoleSocket.Close()
 	}
 }

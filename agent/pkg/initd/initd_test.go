@@ -73,8 +73,8 @@ func TestMountAllInPrivateNamespace(t *testing.T) {
 			done <- err
 			return
 		}
-		unix.Unmount(filepath.Join(root, "proc"), unix.MNT_DETACH)
-		unix.Unmount(filepath.Join(root, "run"), unix.MNT_DETACH)
+		_ = unix.Unmount(filepath.Join(root, "proc"), unix.MNT_DETACH)
+		_ = unix.Unmount(filepath.Join(root, "run"), unix.MNT_DETACH)
 		done <- nil
 	}()
 	if err := <-done; err != nil {

@@ -87,7 +87,7 @@ func (l *Loader) insert(relPath, params string) error {
 	if err != nil {
 		return fmt.Errorf("opening kernel module: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 
 	flags := 0
 	if strings.HasSuffix(relPath, ".xz") || strings.HasSuffix(relPath, ".zst") || strings.HasSuffix(relPath, ".gz") {
@@ -131,7 +131,7 @@ func (l *Loader) readModulesDep() (modulesDep, error) {
 	if err != nil {
 		return modulesDep{}, fmt.Errorf("reading the module list (install kmod in the guest image, or ship %s): %w", path, err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	return parseModulesDep(f)
 }
 

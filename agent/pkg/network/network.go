@@ -23,7 +23,10 @@ type Network struct {
 
 // New returns a Network for the agent's own network namespace.
 func New() (*Network, error) {
-	h, err := netlink.NewHandle()
+	// Only NETLINK_ROUTE: without arguments the handle also opens XFRM and
+	// netfilter sockets, which fail with EPROTONOSUPPORT on kernels that
+	// build those as modules, as Debian's riscv64 kernel does.
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
 	if err != nil {
 		return nil, fmt.Errorf("opening a netlink socket: %w", err)
 	}
@@ -33,7 +36,7 @@ func New() (*Network, error) {
 // Close releases the netlink socket.
 func (n *Network) Close() { n.h.Close() }
 
-// findLink finds the interface by MAC address, which the runtime knows from
+// findLink finds the interface by MAC address, which the runtime takes from
 // the device it attached, or else by name.
 func (n *Network) findLink(iface *types.Interface) (netlink.Link, error) {
 	links, err := n.h.LinkList()

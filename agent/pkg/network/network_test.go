@@ -57,14 +57,14 @@ func TestUpdateInterfaceAndRoutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer orig.Close()
+	defer func() { _ = orig.Close() }()
 	ns, err := netns.New()
 	if err != nil {
 		t.Skipf("cannot create a network namespace: %v", err)
 	}
 	defer func() {
-		netns.Set(orig)
-		ns.Close()
+		_ = netns.Set(orig)
+		_ = ns.Close()
 	}()
 
 	n, err := New()
@@ -120,7 +120,12 @@ func TestUpdateInterfaceAndRoutes(t *testing.T) {
 		t.Errorf("UpdateRoutes = %v, want a default route via 10.88.0.1 on eth0", routes)
 	}
 
-	if err := n.AddARPNeighbors([]*types.ARPNeighbor{{ToIPAddress: &types.IPAddress{Address: "10.88.0.1"}, Device: "eth0", Lladdr: "02:00:00:00:00:01"}}); err != nil {
+	err = n.AddARPNeighbors([]*types.ARPNeighbor{{ToIPAddress: &types.IPAddress{Address: "10.88.0.1"}, Device: "eth0", Lladdr: "02:00:00:00:00:01"}})
+	switch {
+	case errors.Is(err, unix.EOPNOTSUPP):
+		// qemu-user does not translate neighbour messages.
+		t.Logf("AddARPNeighbors not checked: %v", err)
+	case err != nil:
 		t.Errorf("AddARPNeighbors: %v", err)
 	}
 

@@ -35,9 +35,9 @@ func childEnds(t *testing.T, pipes runc.IO) childPipes {
 		}
 	}
 	t.Cleanup(func() {
-		c.stdin.Close()
-		c.stdout.Close()
-		c.stderr.Close()
+		_ = c.stdin.Close()
+		_ = c.stdout.Close()
+		_ = c.stderr.Close()
 	})
 	return c
 }

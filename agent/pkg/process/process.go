@@ -1,4 +1,4 @@
-// Package process holds one process of a container as the agent sees it:
+// Package process models one process of a container in the agent:
 // its pid, its standard streams (pipes, or a pseudo terminal) and its exit
 // status.
 package process
@@ -54,18 +54,25 @@ type Process struct {
 	exited chan struct{}
 	// status is written once before exited is closed.
 	status int
+
+	drainMu sync.Mutex
+	// stdoutEOF and stderrEOF are guarded by drainMu.
+	stdoutEOF, stderrEOF bool
+	// drained is closed once every output stream has been read to EOF.
+	drained chan struct{}
 }
 
 // NewPipes returns a process whose standard streams are pipes; the runtime
 // hands the other ends to the process.
 func NewPipes(containerID, execID string, pipes runc.IO) *Process {
-	return &Process{ContainerID: containerID, ExecID: execID, io: pipes, exited: make(chan struct{})}
+	return &Process{ContainerID: containerID, ExecID: execID, io: pipes, exited: make(chan struct{}), drained: make(chan struct{})}
 }
 
 // NewTerminal returns a process whose standard streams are a terminal with
 // master con.
 func NewTerminal(containerID, execID string, con console.Console) *Process {
-	return &Process{ContainerID: containerID, ExecID: execID, console: con, exited: make(chan struct{})}
+	// A terminal has one output stream, so stderr counts as read.
+	return &Process{ContainerID: containerID, ExecID: execID, console: con, exited: make(chan struct{}), drained: make(chan struct{}), stderrEOF: true}
 }
 
 // SetPid records the pid once the runtime has started the process.
@@ -138,6 +145,7 @@ func (p *Process) ReadStderr(size uint32) ([]byte, error) {
 
 func (p *Process) read(r io.Reader, size uint32, stream string) ([]byte, error) {
 	if r == nil {
+		p.markEOF(stream)
 		return nil, fmt.Errorf("%s of %s: %w", stream, p, errdefs.ErrEOF)
 	}
 	n := int(size)
@@ -156,6 +164,7 @@ func (p *Process) read(r io.Reader, size uint32, stream string) ([]byte, error) 
 		}
 		// A terminal master returns EIO once the last slave is closed.
 		if errors.Is(err, io.EOF) || errors.Is(err, syscall.EIO) || errors.Is(err, os.ErrClosed) {
+			p.markEOF(stream)
 			return nil, fmt.Errorf("%s of %s: %w", stream, p, errdefs.ErrEOF)
 		}
 		if err != nil {
@@ -163,6 +172,25 @@ func (p *Process) read(r io.Reader, size uint32, stream string) ([]byte, error) 
 		}
 	}
 }
+
+func (p *Process) markEOF(stream string) {
+	p.drainMu.Lock()
+	defer p.drainMu.Unlock()
+
+	wasDrained := p.stdoutEOF && p.stderrEOF
+	if stream == "stdout" {
+		p.stdoutEOF = true
+	} else {
+		p.stderrEOF = true
+	}
+	if !wasDrained && p.stdoutEOF && p.stderrEOF {
+		close(p.drained)
+	}
+}
+
+// Drained returns a channel that is closed once the host has read every
+// output stream to EOF.
+func (p *Process) Drained() <-chan struct{} { return p.drained }
 
 // WriteStdin writes data to the process's input and returns how many bytes
 // were written.

@@ -18,7 +18,7 @@ func newPipeProcess(t *testing.T) (*Process, runc.IO) {
 		t.Fatalf("NewPipeIO: %v", err)
 	}
 	p := NewPipes("c1", "e1", pipes)
-	t.Cleanup(func() { p.Close() })
+	t.Cleanup(func() { _ = p.Close() })
 	return p, pipes
 }
 
@@ -29,7 +29,7 @@ func TestReadStdoutDrainsBeforeEOF(t *testing.T) {
 	if _, err := child.stdout.Write([]byte("hello world")); err != nil {
 		t.Fatal(err)
 	}
-	child.stdout.Close()
+	_ = child.stdout.Close()
 
 	got, err := p.ReadStdout(5)
 	if err != nil {
@@ -97,5 +97,35 @@ func TestSetExitedOnce(t *testing.T) {
 	<-p.Exited()
 	if p.Status() != 42 {
 		t.Errorf("Status = %d, want 42 (the first exit counts)", p.Status())
+	}
+}
+
+func TestDrainedAfterBothStreamsEOF(t *testing.T) {
+	p, pipes := newPipeProcess(t)
+	child := childEnds(t, pipes)
+	_ = child.stdout.Close()
+	_ = child.stderr.Close()
+
+	if _, err := p.ReadStdout(0); !errors.Is(err, errdefs.ErrEOF) {
+		t.Fatalf("ReadStdout = %v, want ErrEOF", err)
+	}
+	select {
+	case <-p.Drained():
+		t.Fatalf("Drained closed with stderr still unread")
+	default:
+	}
+
+	if _, err := p.ReadStderr(0); !errors.Is(err, errdefs.ErrEOF) {
+		t.Fatalf("ReadStderr = %v, want ErrEOF", err)
+	}
+	select {
+	case <-p.Drained():
+	default:
+		t.Errorf("Drained still open after both streams reached EOF")
+	}
+
+	// A second EOF must not close the channel again.
+	if _, err := p.ReadStdout(0); !errors.Is(err, errdefs.ErrEOF) {
+		t.Errorf("second ReadStdout = %v, want ErrEOF", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
@@ -25,7 +26,7 @@ import (
 	"github.com/kata-riscv64/kata-riscv64/agent/protocols/ocispec"
 )
 
-// Config is what the sandbox needs from the agent's configuration.
+// Config is the part of the agent's configuration that the sandbox uses.
 type Config struct {
 	Runtime container.Runtime
 	// ResolvConf is the file CreateSandbox writes the DNS settings to.
@@ -35,6 +36,9 @@ type Config struct {
 	SetHostname bool
 	Cgroups     cgroupstats.Paths
 	Modules     *kmod.Loader
+	// Sysfs is the sysfs mount, /sys in the guest, for finding hot-plugged
+	// block devices.
+	Sysfs string
 }
 
 // idPattern is the syntax of container and exec ids: what containerd and
@@ -65,6 +69,16 @@ type Sandbox struct {
 	mounts map[string]int
 	// containerMounts lists the storage mount points of each container.
 	containerMounts map[string][]string
+
+	// hooks are the guest's OCI hooks for every container, or nil; guarded
+	// by mu.
+	hooks *specs.Hooks
+
+	// pidns is the shared PID namespace, or nil; guarded by mu.
+	pidns *pidNamespace
+
+	// oomEvents carries ids of containers with an OOM kill to GetOOMEvent.
+	oomEvents chan string
 }
 
 // New returns an empty sandbox.
@@ -76,6 +90,7 @@ func New(cfg Config, log *logrus.Entry) *Sandbox {
 		pending:         make(map[string]bool),
 		mounts:          make(map[string]int),
 		containerMounts: make(map[string][]string),
+		oomEvents:       make(chan string, oomQueue),
 	}
 }
 
@@ -113,9 +128,28 @@ func (s *Sandbox) Create(ctx context.Context, req *grpc.CreateSandboxRequest) er
 		}
 	}
 
+	if req.GuestHookPath != "" {
+		if err := storage.ValidatePath(req.GuestHookPath); err != nil {
+			return fmt.Errorf("sandbox %s: guest hook path: %w", req.SandboxId, err)
+		}
+		hooks, err := guestHooks(req.GuestHookPath)
+		if err != nil {
+			return fmt.Errorf("sandbox %s: %w", req.SandboxId, err)
+		}
+		s.hooks = hooks
+	}
+
 	mounted, err := s.mountStorages(ctx, req.Storages)
 	if err != nil {
 		return fmt.Errorf("sandbox %s: %w", req.SandboxId, err)
+	}
+	if req.SandboxPidns {
+		if err := s.startPidNamespace(); err != nil {
+			if rerr := s.releaseMounts(mounted); rerr != nil {
+				log.WithError(rerr).Error("failed to unmount the sandbox's storages")
+			}
+			return fmt.Errorf("sandbox %s: %w", req.SandboxId, err)
+		}
 	}
 	s.containerMounts[""] = mounted
 
@@ -164,7 +198,9 @@ func (s *Sandbox) mountStorages(ctx context.Context, storages []*grpc.Storage) (
 	done := false
 	defer func() {
 		if !done {
-			s.releaseMounts(mounted)
+			if err := s.releaseMounts(mounted); err != nil {
+				s.log.WithError(err).Error("failed to unmount storages after a failed mount")
+			}
 		}
 	}()
 
@@ -177,7 +213,7 @@ func (s *Sandbox) mountStorages(ctx context.Context, storages []*grpc.Storage) (
 			mounted = append(mounted, st.MountPoint)
 			continue
 		}
-		if err := storage.Mount(ctx, st); err != nil {
+		if err := storage.Mount(ctx, st, s.cfg.Sysfs); err != nil {
 			return nil, err
 		}
 		s.mounts[st.MountPoint] = 1
@@ -229,6 +265,7 @@ func (s *Sandbox) Destroy(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	delete(s.containerMounts, "")
+	s.stopPidNamespace()
 	s.created = false
 	s.log.WithField("sandbox", s.id).Info("sandbox destroyed")
 	return errors.Join(errs...)
@@ -279,7 +316,9 @@ func (s *Sandbox) CreateContainer(ctx context.Context, req *grpc.CreateContainer
 		s.mu.Lock()
 		delete(s.pending, id)
 		if !created {
-			s.releaseMounts(mounted)
+			if err := s.releaseMounts(mounted); err != nil {
+				s.log.WithError(err).WithField("container", id).Error("failed to unmount the storages of a container that failed to start")
+			}
 		}
 		s.mu.Unlock()
 	}()
@@ -288,6 +327,15 @@ func (s *Sandbox) CreateContainer(ctx context.Context, req *grpc.CreateContainer
 	}
 
 	spec := ocispec.ToOCI(req.OCI)
+	if err := s.applyDevices(ctx, spec, req.Devices); err != nil {
+		return fmt.Errorf("container %s: %w", id, err)
+	}
+	s.mu.Lock()
+	s.setPidNamespace(spec, req.SandboxPidns)
+	// Host hooks name host binaries that cannot run in the guest; only the
+	// guest's own hooks apply.
+	spec.Hooks = s.hooks
+	s.mu.Unlock()
 	c, err := container.Create(ctx, &s.cfg.Runtime, id, spec)
 	if err != nil {
 		return err
@@ -298,6 +346,19 @@ func (s *Sandbox) CreateContainer(ctx context.Context, req *grpc.CreateContainer
 	s.containerMounts[id] = mounted
 	s.mu.Unlock()
 	created = true
+	return nil
+}
+
+// StartContainer starts container id and watches it for OOM kills.
+func (s *Sandbox) StartContainer(ctx context.Context, id string) error {
+	c, err := s.Container(id)
+	if err != nil {
+		return err
+	}
+	if err := c.Start(ctx); err != nil {
+		return err
+	}
+	go s.watchOOM(c)
 	return nil
 }
 

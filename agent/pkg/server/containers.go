@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/types/known/emptypb"
 
@@ -24,6 +25,14 @@ func (s *Service) CreateContainer(ctx context.Context, req *grpc.CreateContainer
 	if req.StdinPort != 0 || req.StdoutPort != 0 || req.StderrPort != 0 {
 		return nil, fmt.Errorf("container %s: stdio over vsock ports: %w", req.ContainerId, errdefs.ErrUnimplemented)
 	}
+	// NOTE: shared mounts are not supported yet; the container is created
+	// without them.
+	if len(req.SharedMounts) > 0 {
+		s.log.WithFields(logrus.Fields{
+			"container":     req.ContainerId,
+			"shared-mounts": len(req.SharedMounts),
+		}).Warn("ignoring the shared mounts of the request")
+	}
 	if err := s.cfg.Sandbox.CreateContainer(ctx, req); err != nil {
 		return nil, err
 	}
@@ -32,11 +41,7 @@ func (s *Service) CreateContainer(ctx context.Context, req *grpc.CreateContainer
 
 // StartContainer starts the program of a created container.
 func (s *Service) StartContainer(ctx context.Context, req *grpc.StartContainerRequest) (*emptypb.Empty, error) {
-	c, err := s.cfg.Sandbox.Container(req.ContainerId)
-	if err != nil {
-		return nil, err
-	}
-	return empty, c.Start(ctx)
+	return empty, s.cfg.Sandbox.StartContainer(ctx, req.ContainerId)
 }
 
 // RemoveContainer kills and removes a container.

@@ -34,7 +34,7 @@ func handler[Req proto.Message, Resp any](name string, newReq func() Req, prepar
 
 // fuzzMethods lists the handlers the fuzz target calls. Fields that would
 // change the host running the test (mounts, kernel modules, the clock, the
-// container rootfs bind mount) are cleared after decoding; the integration
+// container rootfs bind mount) are cleared after decoding. The integration
 // test covers those paths with real requests.
 var fuzzMethods = []fuzzMethod{
 	handler("CreateSandbox", func() *grpc.CreateSandboxRequest { return &grpc.CreateSandboxRequest{} },

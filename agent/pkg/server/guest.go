@@ -92,11 +92,14 @@ func (s *Service) SetGuestDateTime(ctx context.Context, req *grpc.SetGuestDateTi
 	return empty, guest.SetTime(req.Sec, req.Usec)
 }
 
-// GetOOMEvent is not supported: the runtime's loop on it ends at the first
-// Unimplemented answer.
+// GetOOMEvent waits for the next OOM kill in a container; the runtime calls
+// it in a loop.
 func (s *Service) GetOOMEvent(ctx context.Context, req *grpc.GetOOMEventRequest) (*grpc.OOMEvent, error) {
-	// TODO: watch memory.events of each container's cgroup for oom_kill.
-	return nil, unimplemented("GetOOMEvent")
+	id, err := s.cfg.Sandbox.WaitOOMEvent(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &grpc.OOMEvent{ContainerId: id}, nil
 }
 
 // SetPolicy is not supported: this agent enforces no policy.

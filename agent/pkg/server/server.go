@@ -39,7 +39,7 @@ type Config struct {
 	// then fail with Unimplemented.
 	Network *network.Network
 	Metrics *metrics.Metrics
-	// OnDestroy runs after DestroySandbox has answered; the agent powers the
+	// OnDestroy runs after the reply to DestroySandbox; the agent powers the
 	// guest off there when it is PID 1.
 	OnDestroy func()
 	Log       *logrus.Entry
@@ -74,7 +74,17 @@ func (s *Service) intercept(ctx context.Context, unmarshal ttrpc.Unmarshaler, in
 	start := time.Now()
 	log := s.log.WithField("method", info.FullMethod)
 
+	// Capture the request as the handler decodes it, so that the log lines
+	// carry its container and exec ids.
+	var req any
+	decode := func(v any) error {
+		err := unmarshal(v)
+		req = v
+		return err
+	}
+
 	defer func() {
+		log = withIDs(log, req)
 		if r := recover(); r != nil {
 			log.WithField("panic", r).WithField("stack", string(debug.Stack())).Error("request handler panicked")
 			resp, err = nil, status.Errorf(codes.Internal, "%s: internal error in the agent: %v", info.FullMethod, r)
@@ -93,8 +103,20 @@ func (s *Service) intercept(ctx context.Context, unmarshal ttrpc.Unmarshaler, in
 		}
 	}()
 
-	resp, err = method(ctx, unmarshal)
+	resp, err = method(ctx, decode)
 	return resp, toStatus(err)
+}
+
+// withIDs adds the container and exec ids of a request to log; the
+// generated request types have GetContainerId and GetExecId methods.
+func withIDs(log *logrus.Entry, req any) *logrus.Entry {
+	if r, ok := req.(interface{ GetContainerId() string }); ok && r.GetContainerId() != "" {
+		log = log.WithField("container", r.GetContainerId())
+	}
+	if r, ok := req.(interface{ GetExecId() string }); ok && r.GetExecId() != "" {
+		log = log.WithField("exec", r.GetExecId())
+	}
+	return log
 }
 
 // toStatus converts the agent's errors to ttrpc status errors.
@@ -131,7 +153,7 @@ func toStatus(err error) error {
 	return status.Error(code, err.Error())
 }
 
-// unimplemented answers a method of the protocol the agent does not support.
+// unimplemented returns the error for a protocol method the agent does not support.
 func unimplemented(method string) error {
 	return fmt.Errorf("%s is not supported by this agent: %w", method, errdefs.ErrUnimplemented)
 }

@@ -90,9 +90,7 @@ func TestEOFStatusMatchesClient(t *testing.T) {
 func TestInterceptRecoversPanic(t *testing.T) {
 	s := newTestService(t)
 	panicking := func(context.Context, func(any) error) (any, error) {
-		var m map[string]int
-		m["boom"]++
-		return nil, nil
+		panic("handler bug")
 	}
 	_, err := s.intercept(context.Background(), func(any) error { return nil }, &ttrpc.UnaryServerInfo{FullMethod: "/grpc.AgentService/Test"}, panicking)
 	if status.Code(err) != codes.Internal {
@@ -104,7 +102,7 @@ func TestInterceptRecoversPanic(t *testing.T) {
 }
 
 // TestServeOverUnixSocket runs the registered services on a Unix socket and
-// checks Health and the answer to a method this agent does not declare.
+// checks Health and the reply to a method this agent does not declare.
 func TestServeOverUnixSocket(t *testing.T) {
 	s := newTestService(t)
 	srv, err := s.NewTTRPCServer()
@@ -116,8 +114,8 @@ func TestServeOverUnixSocket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go srv.Serve(context.Background(), l)
-	defer srv.Close()
+	go func() { _ = srv.Serve(context.Background(), l) }()
+	defer func() { _ = srv.Close() }()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -125,7 +123,7 @@ func TestServeOverUnixSocket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 
 	check, err := c.Health.Check(ctx, &grpc.CheckRequest{})
 	if err != nil || check.Status != grpc.HealthCheckResponse_SERVING {
@@ -141,7 +139,7 @@ func TestServeOverUnixSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw := ttrpc.NewClient(conn)
-	defer raw.Close()
+	defer func() { _ = raw.Close() }()
 	err = raw.Call(ctx, "grpc.AgentService", "CopyFile", &emptypb.Empty{}, &emptypb.Empty{})
 	if status.Code(err) != codes.Unimplemented || !strings.Contains(err.Error(), "CopyFile") {
 		t.Errorf("CopyFile = %v, want Unimplemented naming the method", err)
@@ -159,5 +157,20 @@ func TestServeOverUnixSocket(t *testing.T) {
 	metrics, err := c.AgentService.GetMetrics(ctx, &grpc.GetMetricsRequest{})
 	if err != nil || !strings.Contains(metrics.Metrics, `code="NotFound"`) {
 		t.Errorf("GetMetrics = %v, want the NotFound request counted", err)
+	}
+}
+
+func TestWithIDs(t *testing.T) {
+	log := logrus.NewEntry(logrus.New())
+	got := withIDs(log, &grpc.WaitProcessRequest{ContainerId: "c1", ExecId: "e1"})
+	if got.Data["container"] != "c1" || got.Data["exec"] != "e1" {
+		t.Errorf("withIDs fields = %v, want container=c1 exec=e1", got.Data)
+	}
+	got = withIDs(log, &grpc.CheckRequest{})
+	if len(got.Data) != 0 {
+		t.Errorf("withIDs of a request without ids = %v, want no fields", got.Data)
+	}
+	if got := withIDs(log, nil); len(got.Data) != 0 {
+		t.Errorf("withIDs(nil) = %v, want no fields", got.Data)
 	}
 }

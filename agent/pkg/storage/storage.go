@@ -37,8 +37,9 @@ var Drivers = []string{DriverVirtioFS, Driver9p, DriverBlk, DriverVirtioBlk, Dri
 const devicePollInterval = 50 * time.Millisecond
 
 // Mount mounts s at s.MountPoint, creating the mount point. A block device
-// that is not there yet is waited for until ctx ends.
-func Mount(ctx context.Context, s *grpc.Storage) error {
+// that is not there yet is waited for until ctx ends; sysRoot is the sysfs
+// mount used to find a block device by PCI path.
+func Mount(ctx context.Context, s *grpc.Storage, sysRoot string) error {
 	if s == nil {
 		return fmt.Errorf("storage is nil: %w", errdefs.ErrInvalidArgument)
 	}
@@ -58,15 +59,11 @@ func Mount(ctx context.Context, s *grpc.Storage) error {
 			fstype = "tmpfs"
 		}
 	case DriverBlk, DriverVirtioBlk, DriverMmioBlk:
-		// NOTE: only a device path is accepted; PCI paths such as "02/00"
-		// that upstream's runtime sends for hot-plugged disks are not
-		// resolved yet.
-		if !strings.HasPrefix(source, "/dev/") {
-			return fmt.Errorf("block storage source %q is not a /dev path: %w", source, errdefs.ErrInvalidArgument)
-		}
-		if err := waitForDevice(ctx, source); err != nil {
+		dev, err := ResolveBlockSource(ctx, sysRoot, source)
+		if err != nil {
 			return err
 		}
+		source = dev
 	case DriverLocal:
 		if err := os.MkdirAll(s.MountPoint, 0o777); err != nil {
 			return fmt.Errorf("creating local storage %s: %w", s.MountPoint, err)
@@ -108,17 +105,4 @@ func ValidatePath(path string) error {
 		return fmt.Errorf("path %q is not clean: %w", path, errdefs.ErrInvalidArgument)
 	}
 	return nil
-}
-
-func waitForDevice(ctx context.Context, path string) error {
-	for {
-		if _, err := os.Stat(path); err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("block device %s did not appear: %w", path, errors.Join(errdefs.ErrNotFound, ctx.Err()))
-		case <-time.After(devicePollInterval):
-		}
-	}
 }

@@ -65,11 +65,11 @@ func TestMountRejectsBadRequests(t *testing.T) {
 		{"nil", nil, errdefs.ErrInvalidArgument},
 		{"traversal", &grpc.Storage{Driver: DriverEphemeral, MountPoint: "/run/../etc"}, errdefs.ErrInvalidArgument},
 		{"unknown driver", &grpc.Storage{Driver: "nvdimm", MountPoint: "/run/x"}, errdefs.ErrUnimplemented},
-		{"block without /dev", &grpc.Storage{Driver: DriverBlk, Source: "02/00", MountPoint: "/run/x"}, errdefs.ErrInvalidArgument},
+		{"block source neither /dev nor PCI", &grpc.Storage{Driver: DriverBlk, Source: "vda", MountPoint: "/run/x"}, errdefs.ErrInvalidArgument},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := Mount(context.Background(), tt.storage)
+			err := Mount(context.Background(), tt.storage, t.TempDir())
 			if !errors.Is(err, tt.want) {
 				t.Errorf("Mount = %v, want %v", err, tt.want)
 			}

@@ -122,7 +122,13 @@ func dialVsock(ctx context.Context, cid, port uint32) (net.Conn, error) {
 	done := make(chan result, 1)
 	go func() {
 		c, err := vsock.Dial(cid, port, nil)
-		done <- result{c, err}
+		if err != nil {
+			// A nil *vsock.Conn in the net.Conn field would not compare
+			// equal to nil below.
+			done <- result{nil, err}
+			return
+		}
+		done <- result{c, nil}
 	}()
 
 	select {
@@ -134,7 +140,7 @@ func dialVsock(ctx context.Context, cid, port uint32) (net.Conn, error) {
 	case <-ctx.Done():
 		go func() {
 			if r := <-done; r.conn != nil {
-				r.conn.Close()
+				_ = r.conn.Close()
 			}
 		}()
 		return nil, fmt.Errorf("connecting to vsock CID %d port %d: %w", cid, port, ctx.Err())
@@ -153,7 +159,7 @@ func DialHybridVsock(ctx context.Context, path string, port uint32) (net.Conn, e
 	}
 
 	if err := hybridVsockHandshake(ctx, conn, port); err != nil {
-		conn.Close()
+		_ = conn.Close()
 		return nil, fmt.Errorf("hybrid vsock handshake on %s for port %d: %w", path, port, err)
 	}
 	return conn, nil
@@ -165,9 +171,9 @@ func hybridVsockHandshake(ctx context.Context, conn net.Conn, port uint32) error
 			return err
 		}
 	}
-	// Closing the connection interrupts a blocked read when ctx is cancelled
-	// without a deadline.
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	// A deadline in the past interrupts a blocked read when ctx is cancelled
+	// without a deadline of its own.
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
 	if _, err := fmt.Fprintf(conn, "CONNECT %d\n", port); err != nil {

@@ -136,7 +136,7 @@ func (c *Client) Close() error {
 	return c.closeErr
 }
 
-// IsEOF reports whether err is the agent's end-of-stream answer to
+// IsEOF reports whether err is the agent's end-of-stream reply to
 // ReadStdout or ReadStderr.
 func IsEOF(err error) bool {
 	if err == nil {

@@ -27,7 +27,7 @@ func hybridVsockPeer(t *testing.T, reply func(conn net.Conn, line string)) (stri
 	if err != nil {
 		t.Fatalf("listening on %s: %v", path, err)
 	}
-	t.Cleanup(func() { l.Close() })
+	t.Cleanup(func() { _ = l.Close() })
 
 	lines := make(chan string, 16)
 	go func() {
@@ -39,7 +39,7 @@ func hybridVsockPeer(t *testing.T, reply func(conn net.Conn, line string)) (stri
 			go func() {
 				line, err := bufio.NewReader(conn).ReadString('\n')
 				if err != nil {
-					conn.Close()
+					_ = conn.Close()
 					return
 				}
 				lines <- line
@@ -59,26 +59,26 @@ func TestDialHybridVsockHandshake(t *testing.T) {
 	}{
 		{
 			name:  "ok",
-			reply: func(conn net.Conn, _ string) { conn.Write([]byte("OK 1073741824\n")) },
+			reply: func(conn net.Conn, _ string) { _, _ = conn.Write([]byte("OK 1073741824\n")) },
 		},
 		{
 			name:    "closed",
-			reply:   func(conn net.Conn, _ string) { conn.Close() },
+			reply:   func(conn net.Conn, _ string) { _ = conn.Close() },
 			wantErr: "EOF",
 		},
 		{
 			name:    "garbage",
-			reply:   func(conn net.Conn, _ string) { conn.Write([]byte("NOPE\n")) },
+			reply:   func(conn net.Conn, _ string) { _, _ = conn.Write([]byte("NOPE\n")) },
 			wantErr: "unexpected reply",
 		},
 		{
 			name:    "ok without port",
-			reply:   func(conn net.Conn, _ string) { conn.Write([]byte("OK\n")) },
+			reply:   func(conn net.Conn, _ string) { _, _ = conn.Write([]byte("OK\n")) },
 			wantErr: "unexpected reply",
 		},
 		{
 			name:    "endless line",
-			reply:   func(conn net.Conn, _ string) { conn.Write([]byte(strings.Repeat("O", 1000))) },
+			reply:   func(conn net.Conn, _ string) { _, _ = conn.Write([]byte(strings.Repeat("O", 1000))) },
 			wantErr: "without a newline",
 		},
 		{
@@ -100,7 +100,7 @@ func TestDialHybridVsockHandshake(t *testing.T) {
 
 			conn, err := DialHybridVsock(ctx, path, 1024)
 			if conn != nil {
-				defer conn.Close()
+				defer func() { _ = conn.Close() }()
 			}
 
 			select {
@@ -147,14 +147,14 @@ func TestDialHybridVsockServesTTRPC(t *testing.T) {
 		t.Fatal(err)
 	}
 	grpc.RegisterHealthService(srv, healthServer{})
-	t.Cleanup(func() { srv.Close() })
+	t.Cleanup(func() { _ = srv.Close() })
 
 	conns := make(chan net.Conn, 1)
 	path, _ := hybridVsockPeer(t, func(conn net.Conn, _ string) {
-		conn.Write([]byte("OK 5000\n"))
+		_, _ = conn.Write([]byte("OK 5000\n"))
 		conns <- conn
 	})
-	go srv.Serve(context.Background(), &chanListener{conns: conns})
+	go func() { _ = srv.Serve(context.Background(), &chanListener{conns: conns}) }()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -162,7 +162,7 @@ func TestDialHybridVsockServesTTRPC(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Dial: %v", err)
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 
 	resp, err := c.Health.Check(ctx, &grpc.CheckRequest{})
 	if err != nil {
@@ -182,7 +182,7 @@ func TestDialRetriesUntilListening(t *testing.T) {
 		t.Fatal(err)
 	}
 	grpc.RegisterHealthService(srv, healthServer{})
-	t.Cleanup(func() { srv.Close() })
+	t.Cleanup(func() { _ = srv.Close() })
 
 	go func() {
 		time.Sleep(300 * time.Millisecond)
@@ -190,7 +190,7 @@ func TestDialRetriesUntilListening(t *testing.T) {
 		if err != nil {
 			return
 		}
-		srv.Serve(context.Background(), l)
+		_ = srv.Serve(context.Background(), l)
 	}()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -199,7 +199,7 @@ func TestDialRetriesUntilListening(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Dial: %v", err)
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 
 	if _, err := c.Health.Version(ctx, &grpc.CheckRequest{}); err != nil {
 		t.Fatalf("Health.Version: %v", err)

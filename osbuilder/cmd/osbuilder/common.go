@@ -20,7 +20,8 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.debug, "debug", false, "log every command and its output")
 }
 
-// defaultCacheDir is where downloaded packages are kept between builds.
+// defaultCacheDir returns the directory that keeps downloaded packages
+// between builds.
 func defaultCacheDir() string {
 	if dir := os.Getenv("XDG_CACHE_HOME"); dir != "" {
 		return filepath.Join(dir, "osbuilder")

@@ -6,6 +6,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -448,5 +451,154 @@ func TestContainerdRejectsBadInput(t *testing.T) {
 			}
 			s.ctr(ctx, "", "container", "delete", id)
 		})
+	}
+}
+
+func TestContainerdPodSharesSandbox(t *testing.T) {
+	s := startStack(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+
+	// The annotations containerd's CRI plugin sets on a pod's containers.
+	podArgs := func(kind string) []string {
+		return []string{"--annotation", "io.kubernetes.cri.container-type=" + kind, "--annotation", "io.kubernetes.cri.sandbox-id=kata-pod"}
+	}
+
+	args := append([]string{"run", "-d", "--runtime", "io.containerd.kata.v2", "--runtime-config-path", s.config}, podArgs("sandbox")...)
+	out, code := s.ctr(ctx, "", append(args, "--rootfs", s.rootfs, "kata-pod", "/guestprog", "sleep", "600")...)
+	if code != 0 {
+		t.Fatalf("starting the pod sandbox: exit %d:\n%s", code, out)
+	}
+	t.Cleanup(func() {
+		s.ctr(context.Background(), "", "task", "kill", "-s", "SIGKILL", "kata-pod")
+		s.ctr(context.Background(), "", "task", "delete", "--force", "kata-pod")
+		s.ctr(context.Background(), "", "container", "delete", "kata-pod")
+	})
+
+	args = append([]string{"run", "--rm", "--runtime", "io.containerd.kata.v2", "--runtime-config-path", s.config}, podArgs("container")...)
+	out, code = s.ctr(ctx, "", append(args, "--rootfs", s.rootfs, "kata-pod-app", "/guestprog", "echo", "in the pod")...)
+	if code != 0 || !strings.Contains(out, "in the pod") {
+		t.Fatalf("pod container: exit %d:\n%s", code, out)
+	}
+	if left := leftovers("kata-pod-app"); len(left) > 0 {
+		t.Errorf("the pod container got a sandbox of its own: %v", left)
+	}
+	if len(leftovers("kata-pod")) == 0 {
+		t.Error("the pod sandbox stopped when its second container was removed")
+	}
+
+	s.ctr(ctx, "", "task", "kill", "-s", "SIGKILL", "kata-pod")
+	s.waitStopped(ctx, "kata-pod")
+	s.ctr(ctx, "", "task", "delete", "kata-pod")
+	if left := leftovers("kata-pod"); len(left) > 0 {
+		t.Errorf("left behind after the pod sandbox was deleted: %v", left)
+	}
+}
+
+// getUnix fetches path from the HTTP server on the Unix socket sock.
+func getUnix(t *testing.T, sock, path string) string {
+	t.Helper()
+	client := &http.Client{
+		Timeout: 30 * time.Second,
+		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		}},
+	}
+	resp, err := client.Get("http://shim" + path)
+	if err != nil {
+		t.Fatalf("GET %s on %s: %v", path, sock, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s on %s: %s\n%s", path, sock, resp.Status, body)
+	}
+	return string(body)
+}
+
+func getTCP(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := (&http.Client{Timeout: 60 * time.Second}).Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s\n%s", url, resp.Status, body)
+	}
+	return string(body)
+}
+
+func TestContainerdSandboxMetrics(t *testing.T) {
+	s := startStack(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+
+	monitorBin := filepath.Join(repoRoot(t), "build", runtime.GOARCH, "kata-monitor")
+	if _, err := os.Stat(monitorBin); err != nil {
+		t.Skipf("%s missing: run 'make build'", monitorBin)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	mon := exec.Command(monitorBin, "-listen-address", addr, "-runtime-endpoint", s.address)
+	mon.Stdout, mon.Stderr = os.Stderr, os.Stderr
+	if err := mon.Start(); err != nil {
+		t.Fatalf("starting kata-monitor: %v", err)
+	}
+	t.Cleanup(func() { mon.Process.Kill(); mon.Wait() })
+
+	s.runDetached(ctx, "kata-mon1")
+	s.runDetached(ctx, "kata-mon2")
+
+	sock := "/run/vc/sbs/kata-mon1/shim-monitor.sock"
+	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("monitor socket %s: %v, mode %v; want mode 0600", sock, err, fi)
+	}
+	metrics := getUnix(t, sock, "/metrics")
+	for _, family := range []string{"kata_hypervisor_", "process_resident_memory_bytes", "kata_agent_"} {
+		if !strings.Contains(metrics, family) {
+			t.Errorf("shim /metrics lacks %s", family)
+		}
+	}
+	if url := getUnix(t, sock, "/agent-url"); !strings.HasPrefix(url, "unix://") && !strings.HasPrefix(url, "vsock://") {
+		t.Errorf("/agent-url = %q, want the agent's address", url)
+	}
+
+	var sandboxes string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
+		sandboxes = getTCP(t, "http://"+addr+"/sandboxes")
+		if strings.Contains(sandboxes, "kata-mon1") && strings.Contains(sandboxes, "kata-mon2") {
+			break
+		}
+	}
+	if !strings.Contains(sandboxes, "kata-mon1") || !strings.Contains(sandboxes, "kata-mon2") {
+		t.Fatalf("kata-monitor /sandboxes = %q, want both sandboxes", sandboxes)
+	}
+	all := getTCP(t, "http://"+addr+"/metrics")
+	for _, want := range []string{`sandbox_id="kata-mon1"`, `sandbox_id="kata-mon2"`, "kata_hypervisor_", "kata_agent_", "kata_shim_"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("kata-monitor /metrics lacks %s", want)
+		}
+	}
+
+	s.ctr(ctx, "", "task", "kill", "-s", "SIGKILL", "kata-mon2")
+	s.waitStopped(ctx, "kata-mon2")
+	s.ctr(ctx, "", "task", "delete", "kata-mon2")
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
+		sandboxes = getTCP(t, "http://"+addr+"/sandboxes")
+		if !strings.Contains(sandboxes, "kata-mon2") {
+			break
+		}
+	}
+	if strings.Contains(sandboxes, "kata-mon2") {
+		t.Errorf("kata-monitor still lists the removed sandbox: %q", sandboxes)
+	}
+	if strings.Contains(getTCP(t, "http://"+addr+"/metrics"), `sandbox_id="kata-mon2"`) {
+		t.Error("kata-monitor /metrics still has the removed sandbox")
 	}
 }

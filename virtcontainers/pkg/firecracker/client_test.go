@@ -22,7 +22,7 @@ func startStandIn(t *testing.T) (*fctest.Server, *firecracker.Client, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
+	t.Cleanup(func() { _ = s.Close() })
 	return s, firecracker.NewClient(sock), dir
 }
 
@@ -187,5 +187,17 @@ func TestVersionRunsBinary(t *testing.T) {
 
 	if _, err := firecracker.Version(context.Background(), filepath.Join(dir, "missing")); err == nil {
 		t.Errorf("Version of a missing binary: got no error")
+	}
+
+	jailer := filepath.Join(dir, "jailer")
+	script = "#!/bin/sh\n[ \"$1\" = --version ] || exit 2\nprintf 'Jailer v1.12.1\\n'\n"
+	if err := os.WriteFile(jailer, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := firecracker.JailerVersion(context.Background(), jailer); err != nil || got != "1.12.1" {
+		t.Errorf("JailerVersion(%s): got %q, %v; want \"1.12.1\"", jailer, got, err)
+	}
+	if _, err := firecracker.Version(context.Background(), jailer); err == nil {
+		t.Errorf("Version of a jailer binary: got no error, want a mismatch")
 	}
 }

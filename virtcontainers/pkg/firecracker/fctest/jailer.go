@@ -28,24 +28,28 @@ func JailerMain(args []string, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 1
 	}
-	if *id == "" || *execFile == "" || *uid < 0 || *gid < 0 {
-		fmt.Fprintf(stderr, "stand-in jailer: --id, --exec-file, --uid and --gid are required\n")
+	if !instanceID.MatchString(*id) {
+		_, _ = fmt.Fprintf(stderr, "stand-in jailer: invalid --id %q: want 1 to 64 letters, digits and hyphens\n", *id)
+		return 1
+	}
+	if *execFile == "" || *uid < 0 || *gid < 0 {
+		_, _ = fmt.Fprintf(stderr, "stand-in jailer: --exec-file, --uid and --gid are required\n")
 		return 1
 	}
 
 	root := filepath.Join(*base, filepath.Base(*execFile), *id, "root")
 	if st, err := os.Stat(root); err != nil || !st.IsDir() {
-		fmt.Fprintf(stderr, "stand-in jailer: chroot directory %s: %v\n", root, err)
+		_, _ = fmt.Fprintf(stderr, "stand-in jailer: chroot directory %s: %v\n", root, err)
 		return 1
 	}
 	if err := os.Chdir(root); err != nil {
-		fmt.Fprintf(stderr, "stand-in jailer: %v\n", err)
+		_, _ = fmt.Fprintf(stderr, "stand-in jailer: %v\n", err)
 		return 1
 	}
 	env := append(os.Environ(), EnvRoot+"="+root)
 	// The real jailer also passes the id and its start times.
 	argv := append([]string{*execFile, "--id", *id, "--start-time-us", "0", "--start-time-cpu-us", "0"}, fs.Args()...)
 	err := syscall.Exec(*execFile, argv, env)
-	fmt.Fprintf(stderr, "stand-in jailer: exec %s: %v\n", *execFile, err)
+	_, _ = fmt.Fprintf(stderr, "stand-in jailer: exec %s: %v\n", *execFile, err)
 	return 1
 }

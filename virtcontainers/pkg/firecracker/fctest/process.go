@@ -7,8 +7,13 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"regexp"
 	"syscall"
 )
+
+// instanceID matches the ids Firecracker and the jailer accept: letters,
+// digits and hyphens, at most 64 (Firecracker's docs/jailer.md).
+var instanceID = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
 
 // EchoPort is the guest vsock port on which a stand-in process echoes what
 // it receives, so that a test can check a hybrid vsock connection end to
@@ -40,7 +45,9 @@ const (
 func Main(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("firecracker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	apiSock := fs.String("api-sock", "/run/firecracker.socket", "path of the API socket")
+	// Unlike Firecracker, whose default is /run/firecracker.socket, the
+	// stand-in has no default, so that a test never binds a host path.
+	apiSock := fs.String("api-sock", "", "path of the API socket (required)")
 	id := fs.String("id", "anonymous-instance", "instance id")
 	version := fs.Bool("version", false, "print the version and exit")
 	fs.String("config-file", "", "ignored by the stand-in")
@@ -55,11 +62,19 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 
 	if *version {
-		fmt.Fprintf(stdout, "Firecracker v1.12.0-stand-in\n\n")
+		_, _ = fmt.Fprintf(stdout, "Firecracker v1.12.0-stand-in\n\n")
 		return 0
 	}
+	if !instanceID.MatchString(*id) {
+		_, _ = fmt.Fprintf(stderr, "stand-in firecracker: invalid --id %q: want 1 to 64 letters, digits and hyphens\n", *id)
+		return 153
+	}
+	if *apiSock == "" {
+		_, _ = fmt.Fprintf(stderr, "stand-in firecracker: --api-sock is required\n")
+		return 153
+	}
 	if os.Getenv(EnvExitAtStart) != "" {
-		fmt.Fprintf(stderr, "stand-in firecracker: exiting at start as %s asks\n", EnvExitAtStart)
+		_, _ = fmt.Fprintf(stderr, "stand-in firecracker: exiting at start as %s asks\n", EnvExitAtStart)
 		return 1
 	}
 
@@ -80,10 +95,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if p := os.Getenv(EnvRecord); p != "" {
 		f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 		if err != nil {
-			fmt.Fprintf(stderr, "stand-in firecracker: %v\n", err)
+			_, _ = fmt.Fprintf(stderr, "stand-in firecracker: %v\n", err)
 			return 1
 		}
-		defer f.Close()
+		defer func() { _ = f.Close() }()
 		record = f
 	}
 
@@ -93,17 +108,17 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		Record: record,
 		GuestPorts: map[uint32]func(net.Conn){
 			EchoPort: func(c net.Conn) {
-				defer c.Close()
+				defer func() { _ = c.Close() }()
 				_, _ = io.Copy(c, c)
 			},
 		},
 	})
 	if err != nil {
-		fmt.Fprintf(stderr, "stand-in firecracker: %v\n", err)
+		_, _ = fmt.Fprintf(stderr, "stand-in firecracker: %v\n", err)
 		return 1
 	}
 
 	<-sigs
-	s.Close()
+	_ = s.Close()
 	return 0
 }

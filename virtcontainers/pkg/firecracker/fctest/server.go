@@ -153,10 +153,10 @@ func (s *Server) Close() error {
 		s.vsock.close()
 	}
 	if s.logFile != nil {
-		s.logFile.Close()
+		_ = s.logFile.Close()
 	}
 	if s.metrics != nil {
-		s.metrics.Close()
+		_ = s.metrics.Close()
 	}
 	return err
 }
@@ -526,7 +526,7 @@ func (s *Server) logLine(msg string) {
 	if s.logFile == nil {
 		return
 	}
-	fmt.Fprintf(s.logFile, "%s [%s:main] %s\n", time.Now().UTC().Format(time.RFC3339Nano), s.opts.ID, msg)
+	_, _ = fmt.Fprintf(s.logFile, "%s [%s:main] %s\n", time.Now().UTC().Format(time.RFC3339Nano), s.opts.ID, msg)
 }
 
 // flushMetrics writes one JSON metrics object, as Firecracker does at each
@@ -539,7 +539,7 @@ func (s *Server) flushMetrics() {
 		"utc_timestamp_ms": time.Now().UnixMilli(),
 		"api_server":       map[string]any{"requests": len(s.requests) + 1},
 	})
-	fmt.Fprintf(s.metrics, "%s\n", line)
+	_, _ = fmt.Fprintf(s.metrics, "%s\n", line)
 }
 
 // openExisting opens a file or named pipe for writing without creating it,

@@ -42,7 +42,7 @@ func (c *rawClient) send(method, path, body string) (int, string) {
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", method, path, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	data, _ := io.ReadAll(resp.Body)
 	var fault struct {
 		FaultMessage *string `json:"fault_message"`
@@ -72,7 +72,7 @@ func startStandIn(t *testing.T, opts Options) *standIn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
+	t.Cleanup(func() { _ = s.Close() })
 	si := &standIn{server: s, client: newRawClient(t, sock), dir: dir,
 		kernel: filepath.Join(dir, "Image"), disk: filepath.Join(dir, "disk.img")}
 	for _, f := range []string{si.kernel, si.disk} {
@@ -231,7 +231,7 @@ func TestStandInLoggerAndMetricsOnce(t *testing.T) {
 
 func TestStandInHybridVsock(t *testing.T) {
 	si := startStandIn(t, Options{GuestPorts: map[uint32]func(net.Conn){
-		1024: func(c net.Conn) { defer c.Close(); _, _ = io.Copy(c, c) },
+		1024: func(c net.Conn) { defer func() { _ = c.Close() }(); _, _ = io.Copy(c, c) },
 	}})
 	uds := filepath.Join(si.dir, "v.sock")
 	if code, msg := si.client.send("PUT", "/vsock", fmt.Sprintf(`{"guest_cid":3,"uds_path":%q}`, uds)); code != 204 {
@@ -245,7 +245,7 @@ func TestStandInHybridVsock(t *testing.T) {
 			t.Fatal(err)
 		}
 		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-		fmt.Fprintf(c, "CONNECT %d\n", port)
+		_, _ = fmt.Fprintf(c, "CONNECT %d\n", port)
 		line, err := bufio.NewReader(c).ReadString('\n')
 		if err != nil {
 			return "closed", c
@@ -254,26 +254,53 @@ func TestStandInHybridVsock(t *testing.T) {
 	}
 
 	got, c := connect(1024)
-	c.Close()
+	_ = c.Close()
 	if got != "closed" {
 		t.Errorf("CONNECT 1024 before InstanceStart: got %q, want the connection closed", got)
 	}
 
 	si.boot(t)
 	got, c = connect(1024)
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	if !strings.HasPrefix(got, "OK ") {
 		t.Fatalf("CONNECT 1024 after boot: got %q, want \"OK <port>\\n\"", got)
 	}
-	fmt.Fprintf(c, "ping\n")
+	_, _ = fmt.Fprintf(c, "ping\n")
 	echo, err := bufio.NewReader(c).ReadString('\n')
 	if err != nil || echo != "ping\n" {
 		t.Errorf("echo over the vsock connection: got %q (%v), want \"ping\\n\"", echo, err)
 	}
 
 	got, c2 := connect(9999)
-	c2.Close()
+	_ = c2.Close()
 	if got != "closed" {
 		t.Errorf("CONNECT to a port without a guest listener: got %q, want the connection closed", got)
+	}
+}
+
+func TestStandInX86Rules(t *testing.T) {
+	shutdown := make(chan struct{})
+	si := startStandIn(t, Options{Arch: "x86_64", OnShutdown: func() { close(shutdown) }})
+
+	steps := []struct {
+		name, method, path, body string
+		wantCode                 int
+	}{
+		{"smt", "PUT", "/machine-config", `{"vcpu_count":2,"mem_size_mib":128,"smt":true}`, 204},
+		{"initrd", "PUT", "/boot-source", fmt.Sprintf(`{"kernel_image_path":%q,"initrd_path":%q}`, si.kernel, si.disk), 204},
+		{"initrd missing", "PUT", "/boot-source", fmt.Sprintf(`{"kernel_image_path":%q,"initrd_path":"/nonexistent"}`, si.kernel), 400},
+		{"ctrl-alt-del before boot", "PUT", "/actions", `{"action_type":"SendCtrlAltDel"}`, 400},
+		{"start", "PUT", "/actions", `{"action_type":"InstanceStart"}`, 204},
+		{"ctrl-alt-del", "PUT", "/actions", `{"action_type":"SendCtrlAltDel"}`, 204},
+	}
+	for _, st := range steps {
+		if code, msg := si.client.send(st.method, st.path, st.body); code != st.wantCode {
+			t.Errorf("%s: got %d (%q), want %d", st.name, code, msg, st.wantCode)
+		}
+	}
+	select {
+	case <-shutdown:
+	case <-time.After(10 * time.Second):
+		t.Errorf("OnShutdown after SendCtrlAltDel: not called")
 	}
 }

@@ -40,7 +40,7 @@ func listenVsock(path string, s *Server) (*vsockListener, error) {
 }
 
 func (v *vsockListener) close() {
-	v.listener.Close()
+	_ = v.listener.Close()
 	v.wg.Wait()
 }
 
@@ -60,12 +60,12 @@ func (v *vsockListener) handshake(conn net.Conn) {
 	br := bufio.NewReader(conn)
 	line, err := br.ReadString('\n')
 	if err != nil {
-		conn.Close()
+		_ = conn.Close()
 		return
 	}
 	port, ok := parseConnect(line)
 	if !ok {
-		conn.Close()
+		_ = conn.Close()
 		return
 	}
 
@@ -74,7 +74,7 @@ func (v *vsockListener) handshake(conn net.Conn) {
 	handler := v.server.opts.GuestPorts[port]
 	v.server.mu.Unlock()
 	if !running || handler == nil {
-		conn.Close()
+		_ = conn.Close()
 		return
 	}
 
@@ -85,7 +85,7 @@ func (v *vsockListener) handshake(conn net.Conn) {
 
 	_ = conn.SetReadDeadline(time.Time{})
 	if _, err := fmt.Fprintf(conn, "OK %d\n", hostPort); err != nil {
-		conn.Close()
+		_ = conn.Close()
 		return
 	}
 	handler(&bufferedConn{Conn: conn, r: br})

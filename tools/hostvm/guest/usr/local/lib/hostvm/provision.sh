@@ -16,7 +16,3 @@ systemctl mask serial-getty@ttyS0.service getty@tty1.service
 for unit in apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer; do
 	systemctl mask "$unit"
 done
-
-# The package lists are not needed at run time and add about 40 MB.
-apt-get clean
-rm -rf /var/lib/apt/lists/*
