@@ -44,6 +44,9 @@ func WriteTable(w io.Writer, r *Results) error {
 	fmt.Fprintln(w)
 	if r.Ratios != nil {
 		fmt.Fprintf(w, "cold/bare: p50 %.2f, p90 %.2f (target at most %.2f)\n", r.Ratios.ColdBareP50, r.Ratios.ColdBareP90, r.Ratios.Target)
+		if r.Ratios.ShimBareP50 > 0 {
+			fmt.Fprintf(w, "cold from the shim's Create/bare: p50 %.2f, p90 %.2f\n", r.Ratios.ShimBareP50, r.Ratios.ShimBareP90)
+		}
 	}
 	if sh := r.Memory.Shim; sh != nil {
 		fmt.Fprintf(w, "shim RSS: %.1f MiB, peak %.1f MiB (target at most %.0f MiB)\n", mib(sh.RSSKiB), mib(sh.HWMKiB), mib(TargetShimRSSKiB))
@@ -137,6 +140,7 @@ func plots(r *Results) []namedPlot {
 	var cold []plot.Series
 	cold = append(cold, series("bare", metricAgentReady, "bare boot: agent ready")...)
 	cold = append(cold, series("cold", metricFirstOutput, "cold: first output (client)")...)
+	cold = append(cold, series("cold", metricShimOutput, "cold: shim Create to first output")...)
 	cold = append(cold, series("cold", metricExit, "cold: ctr exit, teardown included")...)
 	cold = append(cold, series("cold", metricUptime, "cold: guest uptime at output")...)
 

@@ -20,6 +20,7 @@ func sampleResults() *Results {
 		bare.add(metricStop, 2*time.Second)
 		cold.add(metricFirstOutput, 10*time.Second+d)
 		cold.add(metricExit, 11*time.Second+d)
+		cold.add(metricShimOutput, 9*time.Second+d)
 		cold.add(metricUptime, 6*time.Second+d)
 		cold.add(metricAge, time.Second)
 		warm.add(metricFirstOutput, 500*time.Millisecond+d/10)
@@ -47,6 +48,10 @@ func TestComputeRatios(t *testing.T) {
 	// cold first output p50 = 12.5 s, bare agent ready p50 = 10.5 s.
 	if want := 12.5 / 10.5; math.Abs(r.Ratios.ColdBareP50-want) > 1e-9 {
 		t.Errorf("cold/bare p50 = %v, want %v", r.Ratios.ColdBareP50, want)
+	}
+	// shim Create to first output p50 = 11.5 s.
+	if want := 11.5 / 10.5; math.Abs(r.Ratios.ShimBareP50-want) > 1e-9 {
+		t.Errorf("shim cold/bare p50 = %v, want %v", r.Ratios.ShimBareP50, want)
 	}
 	if r.Ratios.Target != TargetColdBareRatio {
 		t.Errorf("target = %v, want %v", r.Ratios.Target, TargetColdBareRatio)
@@ -104,6 +109,7 @@ func TestWriteTable(t *testing.T) {
 		"client_first_output",
 		"12.500s",
 		"cold/bare: p50 1.19",
+		"cold from the shim's Create/bare: p50 1.10",
 		"target at most 1.10",
 		"shim RSS: 14.0 MiB, peak 15.0 MiB (target at most 25 MiB)",
 		"warm: 1 failed runs",

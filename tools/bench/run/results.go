@@ -58,6 +58,7 @@ const (
 	metricAgentReady  = "agent_ready"
 	metricStop        = "vm_stop"
 	metricFirstOutput = "client_first_output"
+	metricShimOutput  = "shim_create_to_first_output"
 	metricExit        = "client_exit"
 	metricUptime      = "guest_uptime"
 	metricAge         = "guest_process_age"
@@ -75,6 +76,7 @@ func newColdMode() *Mode {
 	return &Mode{Name: "cold", Metrics: []Metric{
 		{Name: metricFirstOutput, Description: "ctr run --rm start to the container's first output line"},
 		{Name: metricExit, Description: "ctr run --rm start to ctr's exit, sandbox teardown included"},
+		{Name: metricShimOutput, Description: "the shim's Create (its log line) to the container's first output line at the client"},
 		{Name: metricUptime, Description: "in the guest: kernel start to the container process's output (CLOCK_BOOTTIME)"},
 		{Name: metricAge, Description: "in the guest: the container process's start to its output (10 ms resolution)"},
 	}}
@@ -104,6 +106,10 @@ type Ratios struct {
 	// ColdBareP50 is cold client_first_output p50 over bare agent_ready p50.
 	ColdBareP50 float64 `json:"cold_over_bare_p50"`
 	ColdBareP90 float64 `json:"cold_over_bare_p90"`
+	// ShimBareP50 is cold shim_create_to_first_output p50 over bare
+	// agent_ready p50: the runtime's share without ctr and containerd.
+	ShimBareP50 float64 `json:"shim_cold_over_bare_p50,omitempty"`
+	ShimBareP90 float64 `json:"shim_cold_over_bare_p90,omitempty"`
 	Target      float64 `json:"target"`
 }
 
@@ -142,5 +148,9 @@ func (r *Results) computeRatios() {
 		ColdBareP50: stats.Ratio(c.Summary.P50, b.Summary.P50),
 		ColdBareP90: stats.Ratio(c.Summary.P90, b.Summary.P90),
 		Target:      TargetColdBareRatio,
+	}
+	if sh := cold.metric(metricShimOutput); sh != nil && sh.Summary.Count > 0 {
+		r.Ratios.ShimBareP50 = stats.Ratio(sh.Summary.P50, b.Summary.P50)
+		r.Ratios.ShimBareP90 = stats.Ratio(sh.Summary.P90, b.Summary.P90)
 	}
 }

@@ -13,6 +13,8 @@ import (
 
 // clientTimes are the latencies a client of containerd sees for one process.
 type clientTimes struct {
+	// Start is the wall-clock time at which ctr was started.
+	Start time.Time
 	// FirstOutput is from the start of ctr to the first line on its stdout.
 	FirstOutput time.Duration
 	// Exit is from the start of ctr to its exit, which for `ctr run --rm`
@@ -44,7 +46,7 @@ func (s *stack) runTimed(ctx context.Context, timeout time.Duration, args ...str
 	}
 
 	var (
-		c      clientTimes
+		c      = clientTimes{Start: start}
 		marker string
 		output strings.Builder
 	)
