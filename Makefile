@@ -121,16 +121,21 @@ guest:
 	@ls -l $(GUEST_DIR)
 
 # The main job: a container in a riscv64 Kata sandbox through containerd.
-# On a riscv64 host with KVM it runs here; elsewhere inside the emulated
-# riscv64 host of tools/hostvm, with nested KVM.
+# On a riscv64 host with KVM it runs there. Elsewhere it runs on this machine
+# with QEMU emulating the guest (TCG), or, with DEMO_IN_HOSTVM=1, inside the
+# emulated riscv64 host of tools/hostvm under nested KVM, which needs QEMU 10
+# or later as the outer emulator (see the README).
 DEMO_DIR := $(BUILD_DIR)/demo
+DEMO_IN_HOSTVM ?= 0
 demo: build guest
 	@mkdir -p $(DEMO_DIR)
-	cp tools/demo/in-host.sh configs/configuration-qemu.toml $(DEMO_DIR)/
+	cp tools/demo/in-host.sh tools/demo/on-build-host.sh configs/configuration-qemu.toml $(DEMO_DIR)/
 ifeq ($(HOST_GOARCH),riscv64)
 	BUILD=$(abspath $(BUILD_DIR)) sh $(DEMO_DIR)/in-host.sh
-else
+else ifeq ($(DEMO_IN_HOSTVM),1)
 	$(BUILD_DIR)/$(HOST_GOARCH)/hostvm run --timeout 30m -- sh /mnt/build/demo/in-host.sh
+else
+	BUILD=$(abspath $(BUILD_DIR)) ARCH=$(HOST_GOARCH) sh $(DEMO_DIR)/on-build-host.sh
 endif
 
 generate:
