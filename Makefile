@@ -31,7 +31,7 @@ GOLANGCI_LINT_VERSION ?= v2.15.0
 GOBIN_DIR := $(shell $(GO) env GOPATH)/bin
 
 .PHONY: all build $(addprefix build-,$(ARCHES)) test fmt-check vet lint unit-host unit-riscv64 \
-	integration e2e hostvm demo generate deps clean guest
+	integration e2e hostvm demo generate deps clean guest guest-ready
 
 all: build
 
@@ -73,7 +73,7 @@ unit-riscv64:
 
 # Integration tests boot real VMs under TCG and build real root filesystems;
 # they need root and the packages of 'make deps'.
-integration: build guest
+integration: build guest-ready
 	$(GO) test -tags integration -count=1 -timeout 40m ./...
 
 # The end-to-end tests run inside the emulated riscv64 host of tools/hostvm,
@@ -81,7 +81,7 @@ integration: build guest
 # $(BUILD_DIR)/hostvm.
 # hostvm runs from build/ rather than through 'go run', which would turn the
 # tests' exit code into 1.
-e2e: build guest
+e2e: build guest-ready
 	@mkdir -p $(BUILD_DIR)/configs
 	cp configs/*.toml $(BUILD_DIR)/configs/
 	$(BUILD_DIR)/$(HOST_GOARCH)/hostvm e2e
@@ -120,6 +120,15 @@ guest:
 		--out $(GUEST_DIR)/kata-containers-initrd.img --force
 	@ls -l $(GUEST_DIR)
 
+# guest-ready builds the guest only when build/guest lacks it, so that the
+# test targets and the demo reuse one guest; 'make guest' rebuilds it.
+guest-ready:
+	@if [ -f $(GUEST_DIR)/kata-containers-initrd.img ] && [ -f $(GUEST_DIR)/kata-containers.img ]; then \
+		echo "guest: reusing $(GUEST_DIR); run 'make guest' to rebuild it"; \
+	else \
+		$(MAKE) guest; \
+	fi
+
 # The main job: a container in a riscv64 Kata sandbox through containerd.
 # On a riscv64 host with KVM it runs there. Elsewhere it runs on this machine
 # with QEMU emulating the guest (TCG), or, with DEMO_IN_HOSTVM=1, inside the
@@ -127,7 +136,7 @@ guest:
 # or later as the outer emulator (see the README).
 DEMO_DIR := $(BUILD_DIR)/demo
 DEMO_IN_HOSTVM ?= 0
-demo: build guest
+demo: build guest-ready
 	@mkdir -p $(DEMO_DIR)
 	cp tools/demo/in-host.sh tools/demo/on-build-host.sh configs/configuration-qemu.toml $(DEMO_DIR)/
 ifeq ($(HOST_GOARCH),riscv64)
