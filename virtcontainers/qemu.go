@@ -24,7 +24,7 @@ const (
 	defaultVhostVsock      = "/dev/vhost-vsock"
 	defaultEntropySource   = "/dev/urandom"
 	defaultStopTimeout     = 10 * time.Second
-	defaultStartTimeout    = 30 * time.Second
+	defaultStartTimeout    = 2 * time.Minute
 	defaultHotplugPorts    = 2
 	stderrTailBytes        = 8192
 	sharedDirName          = "shared"

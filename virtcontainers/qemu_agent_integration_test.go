@@ -23,24 +23,6 @@ const agentAttemptTimeout = 10 * time.Second
 // machine.
 const agentBootTimeout = 4 * time.Minute
 
-// agentBootConfig is bootConfig for the agent initrd.
-//
-// NOTE: the agent as PID 1 gets no PATH from the kernel, so it does not
-// find the initrd's /usr/bin/crun by itself and exits. Neither guest of
-// `make guest` creates /dev/virtio-ports/agent.channel.0 (the initrd has no
-// udev, and the image's agent starts without it), so the agent listens on
-// vsock. The test passes both through the agent's own parameters: the agent
-// port is the second port, after the console, of the only virtio-serial
-// device.
-func agentBootConfig(t testing.TB, kernel, initrd string) HypervisorConfig {
-	cfg := bootConfig(t, kernel, initrd)
-	cfg.KernelParams = []string{"agent.oci_runtime=/usr/bin/crun"}
-	if _, err := os.Stat("/dev/vhost-vsock"); err != nil {
-		cfg.KernelParams = append(cfg.KernelParams, "agent.server_addr=serial:///dev/vport0p1")
-	}
-	return cfg
-}
-
 // healthCheck dials the agent and runs the Health service's Check.
 func healthCheck(ctx context.Context, url string) error {
 	ctx, cancel := context.WithTimeout(ctx, agentAttemptTimeout)
@@ -68,7 +50,7 @@ func healthCheck(ctx context.Context, url string) error {
 func TestQemuBootToAgentHealth(t *testing.T) {
 	kernel, initrd := guestAssetsFromBuild(t)
 	runRoot := t.TempDir()
-	q, err := NewQemu("agent", agentBootConfig(t, kernel, initrd), AgentConfig{Channel: ChannelAuto},
+	q, err := NewQemu("agent", bootConfig(t, kernel, initrd), AgentConfig{Channel: ChannelAuto},
 		WithRunRoot(runRoot), WithStopTimeout(2*time.Second))
 	if err != nil {
 		t.Fatalf("NewQemu: %v", err)
@@ -107,7 +89,7 @@ func BenchmarkQemuLaunchToAgent(b *testing.B) {
 		d, _ := bootBare(b, qemu, kernel, initrd)
 		bare += d
 
-		cfg := agentBootConfig(b, kernel, initrd)
+		cfg := bootConfig(b, kernel, initrd)
 		cfg.AIA = AIANone
 		start := time.Now()
 		q, err := NewQemu("bench-agent", cfg, AgentConfig{Channel: ChannelAuto},
@@ -136,7 +118,7 @@ func TestQemuBootImageToAgentHealth(t *testing.T) {
 	if _, err := os.Stat(image); err != nil {
 		t.Skipf("needs the guest image (%v): run `make guest`", err)
 	}
-	cfg := agentBootConfig(t, kernel, "")
+	cfg := bootConfig(t, kernel, "")
 	cfg.ImagePath = image
 	runRoot := t.TempDir()
 	q, err := NewQemu("image", cfg, AgentConfig{Channel: ChannelAuto},

@@ -91,6 +91,8 @@ func (q *Qemu) StartVM(ctx context.Context) (err error) {
 		return fmt.Errorf("starting sandbox %s in state %s: %w", q.id, q.state, ErrVMStarted)
 	}
 
+	// QEMU answers QMP within a second on a real host, but inside the
+	// emulated riscv64 host its start-up took over 30 s.
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, defaultStartTimeout)
