@@ -133,7 +133,7 @@ guest-ready:
 
 # The sandbox start-up benchmark of tools/bench: bare QEMU boots and cold
 # runs interleaved, then warm execs, with the shim's and QEMU's RSS. Under
-# TCG a cold run takes 10 to 15 s, hence the small default; the method
+# TCG a cold run took 6 to 25 s here, hence the small default; the method
 # calls for BENCH_N=100.
 BENCH_N ?= 10
 BENCH_OUT ?= $(BUILD_DIR)/bench
