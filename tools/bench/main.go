@@ -1,7 +1,7 @@
-// Command bench measures sandbox start-up of the Kata runtime: cold runs
-// (a new sandbox each, through containerd and the built shim), warm execs
-// into one running sandbox, and the bare QEMU boot of the same guest that is
-// the cold start's floor. See docs/benchmarks.md for the method.
+// Command bench measures sandbox start-up of the Kata runtime. Cold runs
+// start a new sandbox each, through containerd and the built shim. Warm runs
+// exec into one running sandbox. The bare QEMU boot of the same guest is the
+// cold start's floor. See docs/benchmarks.md for the method.
 package main
 
 import (

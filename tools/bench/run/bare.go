@@ -21,8 +21,8 @@ type bareTimes struct {
 	// Started is from the call to StartVM until QEMU reports the guest
 	// running over QMP.
 	Started time.Duration
-	// AgentReady is from the call to StartVM until the agent answers a
-	// Health Check with SERVING.
+	// AgentReady is from the call to StartVM until the agent returns
+	// SERVING to a Health Check.
 	AgentReady time.Duration
 	// Stop is the duration of StopVM.
 	Stop time.Duration

@@ -19,7 +19,7 @@ const (
 	runtimeName = "io.containerd.kata.v2"
 )
 
-// containerdStartTimeout bounds the wait for a new containerd to answer.
+// containerdStartTimeout bounds the wait for a new containerd to respond.
 const containerdStartTimeout = 30 * time.Second
 
 // cleanupTimeout bounds the removal of one container at the end of a run or
@@ -40,7 +40,7 @@ type stack struct {
 	logPath    string
 }
 
-// startStack starts containerd in dir and waits until it answers.
+// startStack starts containerd in dir and waits until it responds to ctr.
 func startStack(ctx context.Context, a assets, dir, kataConfig, rootfs string) (*stack, error) {
 	s := &stack{
 		dir:        dir,
@@ -99,7 +99,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 		}
 		if time.Now().After(deadline) {
 			s.stop()
-			return nil, fmt.Errorf("containerd did not answer within %v; see %s", containerdStartTimeout, s.logPath)
+			return nil, fmt.Errorf("containerd did not respond within %v; see its log %s", containerdStartTimeout, s.logPath)
 		}
 	}
 }

@@ -54,11 +54,11 @@ type HostDefaults struct {
 	AgentChannel vc.AgentChannel
 }
 
-// DefaultsFor returns the settings for a host of architecture goarch: on
+// DefaultsFor returns the settings for a host of architecture goarch. On
 // riscv64 the guest runs under KVM with vhost-vsock and virtio-fs, as in
-// production; elsewhere QEMU emulates the guest (TCG) and the agent channel
-// and shared filesystem are those that need no host device or daemon: a
-// virtio-serial port and virtio-9p.
+// production. Elsewhere QEMU emulates the guest (TCG), and the agent channel
+// and shared filesystem are a virtio-serial port and virtio-9p, which need
+// no host device or daemon.
 func DefaultsFor(goarch string) HostDefaults {
 	if goarch == "riscv64" {
 		return HostDefaults{Accelerator: vc.AccelKVM, SharedFS: vc.SharedFSVirtioFS, AgentChannel: vc.ChannelVsock}

@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// clientTimes are the latencies a client of containerd sees for one process.
+// clientTimes are the latencies that a client of containerd measures for one process.
 type clientTimes struct {
 	// Start is the wall-clock time at which ctr was started.
 	Start time.Time
