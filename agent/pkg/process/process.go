@@ -4,12 +4,14 @@
 package process
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/containerd/console"
 	runc "github.com/containerd/go-runc"
@@ -121,29 +123,39 @@ func (p *Process) Status() int { return p.status }
 // ReadStdout reads up to size bytes of the process's output. It blocks until
 // data arrives and returns an error wrapping errdefs.ErrEOF once the stream
 // is drained after every writer closed it.
-func (p *Process) ReadStdout(size uint32) ([]byte, error) {
+func (p *Process) ReadStdout(ctx context.Context, size uint32) ([]byte, error) {
 	p.stdoutMu.Lock()
 	defer p.stdoutMu.Unlock()
 
 	if p.console != nil {
-		return p.read(p.console, size, "stdout")
+		return p.read(ctx, p.console, size, "stdout")
 	}
-	return p.read(p.io.Stdout(), size, "stdout")
+	return p.read(ctx, p.io.Stdout(), size, "stdout")
 }
 
 // ReadStderr reads up to size bytes of the process's error output. A process
 // on a terminal has no separate error stream: its stderr is at EOF at once.
-func (p *Process) ReadStderr(size uint32) ([]byte, error) {
+func (p *Process) ReadStderr(ctx context.Context, size uint32) ([]byte, error) {
 	p.stderrMu.Lock()
 	defer p.stderrMu.Unlock()
 
 	if p.console != nil {
 		return nil, fmt.Errorf("stderr of %s is its terminal, read stdout instead: %w", p, errdefs.ErrEOF)
 	}
-	return p.read(p.io.Stderr(), size, "stderr")
+	return p.read(ctx, p.io.Stderr(), size, "stderr")
 }
 
-func (p *Process) read(r io.Reader, size uint32, stream string) ([]byte, error) {
+// deadliner is a stream whose blocked reads a deadline can interrupt, as
+// the pipes of a process are.
+type deadliner interface {
+	SetReadDeadline(t time.Time) error
+}
+
+// read reads one chunk of a stream. When ctx ends first, because the host
+// gave up on the request or disconnected, the read of a pipe is interrupted
+// with nothing consumed, so that no output is lost to a dead request. A
+// terminal master may not support deadlines and then reads on.
+func (p *Process) read(ctx context.Context, r io.Reader, size uint32, stream string) ([]byte, error) {
 	if r == nil {
 		p.markEOF(stream)
 		return nil, fmt.Errorf("%s of %s: %w", stream, p, errdefs.ErrEOF)
@@ -156,11 +168,22 @@ func (p *Process) read(r io.Reader, size uint32, stream string) ([]byte, error) 
 		n = MaxReadSize
 	}
 
+	if d, ok := r.(deadliner); ok {
+		// A deadline left by an earlier cancelled read must not end this one.
+		if err := d.SetReadDeadline(time.Time{}); err == nil {
+			stop := context.AfterFunc(ctx, func() { _ = d.SetReadDeadline(time.Unix(1, 0)) })
+			defer stop()
+		}
+	}
+
 	buf := make([]byte, n)
 	for {
 		got, err := r.Read(buf)
 		if got > 0 {
 			return buf[:got], nil
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() != nil {
+			return nil, fmt.Errorf("reading %s of %s: %w", stream, p, ctx.Err())
 		}
 		// A terminal master returns EIO once the last slave is closed.
 		if errors.Is(err, io.EOF) || errors.Is(err, syscall.EIO) || errors.Is(err, os.ErrClosed) {

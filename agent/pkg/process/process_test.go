@@ -1,8 +1,10 @@
 package process
 
 import (
+	"context"
 	"errors"
 	"testing"
+	"time"
 
 	runc "github.com/containerd/go-runc"
 
@@ -31,7 +33,7 @@ func TestReadStdoutDrainsBeforeEOF(t *testing.T) {
 	}
 	_ = child.stdout.Close()
 
-	got, err := p.ReadStdout(5)
+	got, err := p.ReadStdout(context.Background(), 5)
 	if err != nil {
 		t.Fatalf("first ReadStdout: %v", err)
 	}
@@ -39,7 +41,7 @@ func TestReadStdoutDrainsBeforeEOF(t *testing.T) {
 		t.Errorf("first ReadStdout = %q, want %q", got, "hello")
 	}
 
-	got, err = p.ReadStdout(0)
+	got, err = p.ReadStdout(context.Background(), 0)
 	if err != nil {
 		t.Fatalf("second ReadStdout: %v", err)
 	}
@@ -47,7 +49,7 @@ func TestReadStdoutDrainsBeforeEOF(t *testing.T) {
 		t.Errorf("second ReadStdout = %q, want %q", got, " world")
 	}
 
-	_, err = p.ReadStdout(0)
+	_, err = p.ReadStdout(context.Background(), 0)
 	if !errors.Is(err, errdefs.ErrEOF) {
 		t.Errorf("ReadStdout after close = %v, want ErrEOF", err)
 	}
@@ -106,7 +108,7 @@ func TestDrainedAfterBothStreamsEOF(t *testing.T) {
 	_ = child.stdout.Close()
 	_ = child.stderr.Close()
 
-	if _, err := p.ReadStdout(0); !errors.Is(err, errdefs.ErrEOF) {
+	if _, err := p.ReadStdout(context.Background(), 0); !errors.Is(err, errdefs.ErrEOF) {
 		t.Fatalf("ReadStdout = %v, want ErrEOF", err)
 	}
 	select {
@@ -115,7 +117,7 @@ func TestDrainedAfterBothStreamsEOF(t *testing.T) {
 	default:
 	}
 
-	if _, err := p.ReadStderr(0); !errors.Is(err, errdefs.ErrEOF) {
+	if _, err := p.ReadStderr(context.Background(), 0); !errors.Is(err, errdefs.ErrEOF) {
 		t.Fatalf("ReadStderr = %v, want ErrEOF", err)
 	}
 	select {
@@ -125,7 +127,37 @@ func TestDrainedAfterBothStreamsEOF(t *testing.T) {
 	}
 
 	// A second EOF must not close the channel again.
-	if _, err := p.ReadStdout(0); !errors.Is(err, errdefs.ErrEOF) {
+	if _, err := p.ReadStdout(context.Background(), 0); !errors.Is(err, errdefs.ErrEOF) {
 		t.Errorf("second ReadStdout = %v, want ErrEOF", err)
+	}
+}
+
+func TestReadStdoutCancelLosesNothing(t *testing.T) {
+	p, pipes := newPipeProcess(t)
+	child := childEnds(t, pipes)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.ReadStdout(ctx, 0)
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled ReadStdout = %v, want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("ReadStdout did not return after its context was cancelled")
+	}
+
+	if _, err := child.stdout.Write([]byte("kept")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := p.ReadStdout(context.Background(), 0)
+	if err != nil || string(got) != "kept" {
+		t.Errorf("ReadStdout after a cancelled read = %q, %v, want %q", got, err, "kept")
 	}
 }

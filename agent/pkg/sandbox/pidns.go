@@ -6,8 +6,8 @@ import (
 	"os/exec"
 	"strconv"
 	"syscall"
+	"time"
 
-	runc "github.com/containerd/go-runc"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -19,9 +19,13 @@ const PauseArg = "-pause"
 // pidNamespace is the sandbox's shared PID namespace, held by a pause
 // process, for pods that share one process namespace.
 type pidNamespace struct {
-	cmd  *exec.Cmd
-	exit chan runc.Exit
+	cmd *exec.Cmd
+	// exited is closed when the reaper has collected the pause process.
+	exited chan struct{}
 }
+
+// pauseStopTimeout bounds the wait for the killed pause process.
+const pauseStopTimeout = 5 * time.Second
 
 // startPidNamespace starts the pause process in a new PID namespace. The
 // caller holds s.mu.
@@ -33,11 +37,17 @@ func (s *Sandbox) startPidNamespace() error {
 	cmd := exec.Command(self, PauseArg)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWPID, Setsid: true}
 
-	exit, err := s.cfg.Runtime.Reaper.Start(cmd)
-	if err != nil {
+	// A watch rather than a plain subscription: it keeps draining exits for
+	// as long as the pause process lives, so the reaper never waits on it.
+	exited := make(chan struct{})
+	watch := s.cfg.Runtime.Reaper.Watch(func(int) { close(exited) })
+	if err := cmd.Start(); err != nil {
+		watch.Cancel()
 		return fmt.Errorf("starting the PID namespace holder: %w", err)
 	}
-	s.pidns = &pidNamespace{cmd: cmd, exit: exit}
+	watch.SetPid(cmd.Process.Pid)
+
+	s.pidns = &pidNamespace{cmd: cmd, exited: exited}
 	s.log.WithField("pid", cmd.Process.Pid).Info("sandbox PID namespace created")
 	return nil
 }
@@ -50,14 +60,16 @@ func (s *Sandbox) stopPidNamespace() {
 	if err := s.pidns.cmd.Process.Kill(); err != nil {
 		s.log.WithError(err).Warn("failed to kill the PID namespace holder")
 	}
-	if _, err := s.cfg.Runtime.Reaper.Wait(s.pidns.cmd, s.pidns.exit); err != nil {
-		s.log.WithError(err).Warn("failed to wait for the PID namespace holder")
+	select {
+	case <-s.pidns.exited:
+	case <-time.After(pauseStopTimeout):
+		s.log.WithField("pid", s.pidns.cmd.Process.Pid).Warn("the PID namespace holder did not exit after SIGKILL")
 	}
 	s.pidns = nil
 }
 
 // setPidNamespace makes the container join the sandbox's PID namespace when
-// the request asks for it and the sandbox has one, else gives it a PID
+// the request sets sandbox_pidns and the sandbox has one, else gives it a PID
 // namespace of its own, as upstream's agent does. The caller holds s.mu.
 func (s *Sandbox) setPidNamespace(spec *specs.Spec, sandboxPidns bool) {
 	if spec.Linux == nil {

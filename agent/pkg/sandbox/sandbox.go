@@ -65,9 +65,16 @@ type Sandbox struct {
 	containers map[string]*container.Container
 	// pending reserves ids of containers being created.
 	pending map[string]bool
-	// mounts counts the users of each mount point the sandbox mounted.
+
+	// mountMu serialises mounting and unmounting, which can wait seconds for
+	// a hot-plugged device, without blocking requests that only look up a
+	// container. When both are held, mu is taken first.
+	mountMu sync.Mutex
+	// mounts counts the users of each mount point the sandbox mounted;
+	// guarded by mountMu.
 	mounts map[string]int
-	// containerMounts lists the storage mount points of each container.
+	// containerMounts lists the storage mount points of each container, ""
+	// for the sandbox's own; guarded by mountMu.
 	containerMounts map[string][]string
 
 	// hooks are the guest's OCI hooks for every container, or nil; guarded
@@ -151,7 +158,9 @@ func (s *Sandbox) Create(ctx context.Context, req *grpc.CreateSandboxRequest) er
 			return fmt.Errorf("sandbox %s: %w", req.SandboxId, err)
 		}
 	}
+	s.mountMu.Lock()
 	s.containerMounts[""] = mounted
+	s.mountMu.Unlock()
 
 	s.id = req.SandboxId
 	s.created = true
@@ -191,14 +200,16 @@ func writeResolvConf(path string, lines []string) error {
 }
 
 // mountStorages mounts storages, sharing mount points already mounted by
-// counting their users. On failure it unmounts what it mounted. The caller
-// holds s.mu.
+// counting their users. On failure it unmounts what it mounted.
 func (s *Sandbox) mountStorages(ctx context.Context, storages []*grpc.Storage) ([]string, error) {
+	s.mountMu.Lock()
+	defer s.mountMu.Unlock()
+
 	var mounted []string
 	done := false
 	defer func() {
 		if !done {
-			if err := s.releaseMounts(mounted); err != nil {
+			if err := s.releaseMountsLocked(mounted); err != nil {
 				s.log.WithError(err).Error("failed to unmount storages after a failed mount")
 			}
 		}
@@ -225,8 +236,15 @@ func (s *Sandbox) mountStorages(ctx context.Context, storages []*grpc.Storage) (
 }
 
 // releaseMounts drops one user of each mount point and unmounts those
-// without users, in reverse order. The caller holds s.mu.
+// without users, in reverse order.
 func (s *Sandbox) releaseMounts(mountPoints []string) error {
+	s.mountMu.Lock()
+	defer s.mountMu.Unlock()
+	return s.releaseMountsLocked(mountPoints)
+}
+
+// releaseMountsLocked is releaseMounts for a caller that holds s.mountMu.
+func (s *Sandbox) releaseMountsLocked(mountPoints []string) error {
 	var errs []error
 	for i := len(mountPoints) - 1; i >= 0; i-- {
 		mp := mountPoints[i]
@@ -261,10 +279,12 @@ func (s *Sandbox) Destroy(ctx context.Context) error {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.releaseMounts(s.containerMounts[""]); err != nil {
+	s.mountMu.Lock()
+	if err := s.releaseMountsLocked(s.containerMounts[""]); err != nil {
 		errs = append(errs, err)
 	}
 	delete(s.containerMounts, "")
+	s.mountMu.Unlock()
 	s.stopPidNamespace()
 	s.created = false
 	s.log.WithField("sandbox", s.id).Info("sandbox destroyed")
@@ -308,19 +328,19 @@ func (s *Sandbox) CreateContainer(ctx context.Context, req *grpc.CreateContainer
 		return fmt.Errorf("container %s: %w", id, errdefs.ErrAlreadyExists)
 	}
 	s.pending[id] = true
-	mounted, err := s.mountStorages(ctx, req.Storages)
 	s.mu.Unlock()
+	mounted, err := s.mountStorages(ctx, req.Storages)
 
 	created := false
 	defer func() {
 		s.mu.Lock()
 		delete(s.pending, id)
+		s.mu.Unlock()
 		if !created {
 			if err := s.releaseMounts(mounted); err != nil {
 				s.log.WithError(err).WithField("container", id).Error("failed to unmount the storages of a container that failed to start")
 			}
 		}
-		s.mu.Unlock()
 	}()
 	if err != nil {
 		return fmt.Errorf("container %s: %w", id, err)
@@ -341,9 +361,11 @@ func (s *Sandbox) CreateContainer(ctx context.Context, req *grpc.CreateContainer
 		return err
 	}
 
+	s.mountMu.Lock()
+	s.containerMounts[id] = mounted
+	s.mountMu.Unlock()
 	s.mu.Lock()
 	s.containers[id] = c
-	s.containerMounts[id] = mounted
 	s.mu.Unlock()
 	created = true
 	return nil
@@ -373,11 +395,14 @@ func (s *Sandbox) RemoveContainer(ctx context.Context, id string, timeout time.D
 	}
 
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	delete(s.containers, id)
+	s.mu.Unlock()
+
+	s.mountMu.Lock()
+	defer s.mountMu.Unlock()
 	mounted := s.containerMounts[id]
 	delete(s.containerMounts, id)
-	return s.releaseMounts(mounted)
+	return s.releaseMountsLocked(mounted)
 }
 
 // CgroupPaths returns where the proc and cgroup2 file systems are mounted.

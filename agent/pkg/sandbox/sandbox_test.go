@@ -108,10 +108,8 @@ func TestSharedMountPointCounted(t *testing.T) {
 	s, dir := newTestSandbox(t)
 	st := &grpc.Storage{Driver: "local", MountPoint: filepath.Join(dir, "shared")}
 
-	s.mu.Lock()
 	first, err1 := s.mountStorages(context.Background(), []*grpc.Storage{st})
 	second, err2 := s.mountStorages(context.Background(), []*grpc.Storage{st})
-	s.mu.Unlock()
 	if err1 != nil || err2 != nil {
 		t.Fatalf("mountStorages: %v, %v", err1, err2)
 	}
@@ -119,12 +117,14 @@ func TestSharedMountPointCounted(t *testing.T) {
 		t.Errorf("users of %s = %d, want 2", st.MountPoint, got)
 	}
 
-	s.mu.Lock()
-	_ = s.releaseMounts(first)
+	if err := s.releaseMounts(first); err != nil {
+		t.Errorf("first releaseMounts: %v", err)
+	}
 	users := s.mounts[st.MountPoint]
-	_ = s.releaseMounts(second)
+	if err := s.releaseMounts(second); err != nil {
+		t.Errorf("second releaseMounts: %v", err)
+	}
 	_, left := s.mounts[st.MountPoint]
-	s.mu.Unlock()
 	if users != 1 {
 		t.Errorf("users after one release = %d, want 1", users)
 	}

@@ -34,11 +34,15 @@ func handler[Req proto.Message, Resp any](name string, newReq func() Req, prepar
 
 // fuzzMethods lists the handlers the fuzz target calls. Fields that would
 // change the host running the test (mounts, kernel modules, the clock, the
-// container rootfs bind mount) are cleared after decoding. The integration
+// container rootfs bind mount, child processes) are cleared after decoding. The integration
 // test covers those paths with real requests.
 var fuzzMethods = []fuzzMethod{
 	handler("CreateSandbox", func() *grpc.CreateSandboxRequest { return &grpc.CreateSandboxRequest{} },
-		func(r *grpc.CreateSandboxRequest) { r.Storages, r.KernelModules, r.Hostname = nil, nil, "" },
+		func(r *grpc.CreateSandboxRequest) {
+			r.Storages, r.KernelModules, r.Hostname, r.GuestHookPath = nil, nil, "", ""
+			// The PID namespace holder is a child process of the test binary.
+			r.SandboxPidns = false
+		},
 		(*Service).CreateSandbox),
 	handler("CreateContainer", func() *grpc.CreateContainerRequest { return &grpc.CreateContainerRequest{} },
 		func(r *grpc.CreateContainerRequest) {

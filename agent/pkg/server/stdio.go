@@ -28,7 +28,7 @@ func (s *Service) ReadStdout(ctx context.Context, req *grpc.ReadStreamRequest) (
 	if err != nil {
 		return nil, err
 	}
-	data, err := p.ReadStdout(req.Len)
+	data, err := p.ReadStdout(ctx, req.Len)
 	if err != nil {
 		return nil, err
 	}
@@ -41,7 +41,7 @@ func (s *Service) ReadStderr(ctx context.Context, req *grpc.ReadStreamRequest) (
 	if err != nil {
 		return nil, err
 	}
-	data, err := p.ReadStderr(req.Len)
+	data, err := p.ReadStderr(ctx, req.Len)
 	if err != nil {
 		return nil, err
 	}

@@ -348,6 +348,19 @@ func TestContainerdTaskLifecycle(t *testing.T) {
 		}
 	})
 
+	t.Run("ten in a row", func(t *testing.T) {
+		for i := range 10 {
+			id := fmt.Sprintf("kata-seq%d", i)
+			out, code := s.run(ctx, "", id, "/guestprog", "echo", id)
+			if code != 0 || !strings.Contains(out, id) {
+				t.Fatalf("%s: exit %d, output:\n%s", id, code, out)
+			}
+			if left := leftovers(id); len(left) > 0 {
+				t.Errorf("%s left behind: %v", id, left)
+			}
+		}
+	})
+
 	t.Run("three at once", func(t *testing.T) {
 		errs := make(chan error, 3)
 		for i := range 3 {
