@@ -44,8 +44,9 @@ func ioctlSetGuestCID(fd uintptr, cid uint64) error {
 // not race for the same one. The caller passes the open device to QEMU
 // (vhost-vsock's vhostfd), which keeps the CID claimed for the VM's life.
 //
-// NOTE: the tests run this with a fake ioctl only, because the x86 build
-// host has no /dev/vhost-vsock, so no test boots a guest over vsock yet.
+// The unit tests use a fake ioctl, because x86 build hosts lack
+// /dev/vhost-vsock. The e2e test TestQemuBootsSandboxUnderKVM runs the real
+// ioctl in the emulated riscv64 host.
 func allocateGuestCID(devicePath string, set setGuestCID, rng *rand.Rand) (*os.File, uint32, error) {
 	dev, err := os.OpenFile(devicePath, os.O_RDWR, 0)
 	if err != nil {
