@@ -37,7 +37,7 @@ type Container struct {
 
 // CreateContainer exposes the container's root filesystem and bind mounts to
 // the guest through the shared filesystem, translates its spec for the guest
-// and asks the agent to create it. On error nothing is left mounted.
+// and sends the agent CreateContainer. On error nothing is left mounted.
 func (s *Sandbox) CreateContainer(ctx context.Context, cc ContainerConfig) (c *Container, err error) {
 	if !validID.MatchString(cc.ID) {
 		return nil, fmt.Errorf("container id %q: %w: use letters, digits, '_', '.' and '-'", cc.ID, ErrInvalidID)
@@ -125,7 +125,7 @@ func (c *Container) shareDir() string {
 }
 
 // share bind-mounts hostPath into the container's shared directory under
-// name and returns the path the guest sees it at.
+// name and returns its path in the guest.
 func (c *Container) share(hostPath, name string, readOnly bool) (string, error) {
 	dir := c.shareDir()
 	if len(c.dirs) == 0 {

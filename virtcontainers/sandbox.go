@@ -48,8 +48,8 @@ type Sandbox struct {
 	log        *logrus.Entry
 	hypervisor Hypervisor
 	agent      Agent
-	// sharedFS is how the shared directory reaches the guest; hasSharedFS is
-	// false for backends that share no filesystem.
+	// sharedFS is the shared directory's transport and mount tag. hasSharedFS
+	// is false for backends that share no filesystem.
 	sharedFS    SharedFSInfo
 	hasSharedFS bool
 
@@ -172,7 +172,7 @@ func (s *Sandbox) connectAgent(ctx context.Context, deps sandboxDeps) error {
 	s.log.WithField("url", url).Debug("dialing agent")
 	a, err := deps.dialAgent(dctx, url)
 	if err != nil {
-		return fmt.Errorf("agent at %s did not answer within dial_timeout (%s): %w; see the guest console log and raise [agent.kata] dial_timeout for slow hosts", url, timeout, err)
+		return fmt.Errorf("agent at %s did not respond within dial_timeout (%s): %w; see the guest console below and raise [agent.kata] dial_timeout for slow hosts", url, timeout, err)
 	}
 	s.agent = a
 

@@ -10,9 +10,9 @@ import (
 )
 
 // guestSpec translates the host's OCI spec into the spec the guest's OCI
-// runtime runs: the root filesystem and bind mounts point into the shared
-// filesystem, and what names host resources (namespace paths, devices, hooks)
-// is dropped, because those do not exist inside the VM.
+// runtime runs. The root filesystem and bind mounts point into the shared
+// filesystem. Namespace paths, devices and hooks name host resources that do
+// not exist inside the VM, so they are dropped.
 func (c *Container) guestSpec(cc ContainerConfig, hostRoot string) (*specs.Spec, error) {
 	spec, err := copySpec(cc.Spec)
 	if err != nil {
@@ -82,8 +82,8 @@ func isBindMount(m specs.Mount) bool {
 	return slices.Contains(m.Options, "bind") || slices.Contains(m.Options, "rbind")
 }
 
-// guestNamespaces keeps the namespace types the container asks for, without
-// host paths to join, and without the network namespace: containers use the
+// guestNamespaces keeps the namespace types the container requests, without
+// host paths to join and without the network namespace. Containers use the
 // guest's network, which the runtime configures for the whole sandbox.
 func guestNamespaces(in []specs.LinuxNamespace) []specs.LinuxNamespace {
 	var out []specs.LinuxNamespace
