@@ -90,6 +90,10 @@ func overlayInitrd(t *testing.T, initrd, dir string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The kernel looks for the next archive only at a 4-byte boundary.
+	for len(base)%4 != 0 {
+		base = append(base, 0)
+	}
 	out := filepath.Join(dir, "initrd.img")
 	if err := os.WriteFile(out, append(base, overlay...), 0o644); err != nil {
 		t.Fatal(err)
