@@ -67,6 +67,9 @@ func (q *Qemu) StopVM(ctx context.Context) error {
 	q.release(res)
 	q.state = vmStopped
 	q.res = nil
+	// QEMU is gone once release returns; close Exited now rather than when
+	// watchExit gets to it, so callers see it closed as StopVM returns.
+	q.closeExited()
 	q.log.WithFields(logrus.Fields{"status": res.qemu.exitStatus()}).Info("VM stopped")
 	return nil
 }
