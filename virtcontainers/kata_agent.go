@@ -11,6 +11,7 @@ import (
 
 	"github.com/kata-riscv64/kata-riscv64/agent/protocols/client"
 	"github.com/kata-riscv64/kata-riscv64/agent/protocols/grpc"
+	"github.com/kata-riscv64/kata-riscv64/agent/protocols/ocispec"
 )
 
 // maxReadChunk bounds one ReadStdout or ReadStderr call, so that one reply
@@ -96,7 +97,7 @@ func (a *kataAgent) CreateContainer(ctx context.Context, containerID string, spe
 		ContainerId: containerID,
 		ExecId:      containerID,
 		Storages:    protocolStorages(storages),
-		OCI:         specToProtocol(spec),
+		OCI:         ocispec.FromOCI(spec),
 	})
 	return err
 }
@@ -115,7 +116,7 @@ func (a *kataAgent) ExecProcess(ctx context.Context, containerID, execID string,
 	_, err := a.c.AgentService.ExecProcess(ctx, &grpc.ExecProcessRequest{
 		ContainerId: containerID,
 		ExecId:      execID,
-		Process:     processToProtocol(process),
+		Process:     ocispec.ProcessFromOCI(process),
 	})
 	return err
 }
@@ -245,4 +246,13 @@ func (a *kataAgent) Metrics(ctx context.Context) (string, error) {
 
 func (a *kataAgent) Close() error {
 	return a.c.Close()
+}
+
+// resourcesToProtocol converts cgroup limits to the protocol's message,
+// through the protocol package's spec conversion.
+func resourcesToProtocol(r *specs.LinuxResources) *grpc.LinuxResources {
+	if r == nil {
+		return nil
+	}
+	return ocispec.FromOCI(&specs.Spec{Linux: &specs.Linux{Resources: r}}).Linux.Resources
 }
