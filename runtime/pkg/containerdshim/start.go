@@ -35,8 +35,8 @@ func (s *service) Start(ctx context.Context, r *taskAPI.StartRequest) (*taskAPI.
 		return nil, toTTRPC(err)
 	}
 
-	// The copies start once the agent knows the process; until then it
-	// keeps the process's output, so none is lost.
+	// The copies start once the agent has the process. Until then the agent
+	// buffers the process's output, so none is lost.
 	pio, err := startIO(ctx, log, p, c.vc.Streams(r.ExecID))
 	if err != nil {
 		if kerr := c.vc.Signal(ctx, r.ExecID, syscall.SIGKILL, false); kerr != nil {
@@ -62,7 +62,7 @@ func (s *service) Start(ctx context.Context, r *taskAPI.StartRequest) (*taskAPI.
 
 // waitExit waits for process p to exit in the guest, drains its output,
 // records the exit status and publishes TaskExit, in that order, so that
-// containerd never sees the exit before the last output.
+// containerd receives the exit only after the last output.
 func (s *service) waitExit(c *container, p *process, pid uint32) {
 	log := s.log.WithFields(logrus.Fields{"container": c.id, "exec": p.execID})
 
