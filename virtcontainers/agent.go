@@ -7,9 +7,9 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// Agent is what the sandbox needs from the kata-agent in the guest. The
-// production implementation speaks the Kata agent protocol over ttrpc
-// (kata_agent.go); tests substitute their own.
+// Agent is the sandbox's client of the kata-agent in the guest. The
+// production implementation uses the Kata agent protocol over ttrpc
+// (kata_agent.go), and tests substitute their own.
 //
 // Process ids follow the agent protocol: the container's init process has
 // an empty exec id.

@@ -41,9 +41,9 @@ func Select(addr, serialPort, vsockAddr, sysRoot string) string {
 }
 
 // findSerialPort returns the device node of the virtio-serial port called
-// name, found through sysfs. The /dev/virtio-ports/NAME links are made by
-// udev, which a guest with the agent as init does not run; the kernel's
-// devtmpfs still creates the port's /dev/vportNpM node.
+// name, found through sysfs. udev makes the /dev/virtio-ports/NAME links,
+// but a guest with the agent as init runs no udev. The kernel's devtmpfs
+// still creates the port's /dev/vportNpM node.
 func findSerialPort(sysRoot, name string) string {
 	ports, err := os.ReadDir(filepath.Join(sysRoot, "class", "virtio-ports"))
 	if err != nil {

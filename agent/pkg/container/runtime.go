@@ -25,8 +25,8 @@ type Runtime struct {
 	// Log is the agent's logger; containers add their id.
 	Log *logrus.Entry
 	// NoPivot makes the runtime enter the container's root with chroot
-	// instead of pivot_root(2), which fails with EINVAL while the guest's
-	// root is the initramfs; see RootIsInitramfs.
+	// instead of pivot_root(2). pivot_root fails with EINVAL while the
+	// guest's root is the initramfs (see RootIsInitramfs).
 	NoPivot bool
 }
 

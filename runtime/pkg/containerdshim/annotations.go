@@ -85,8 +85,8 @@ var hypervisorAnnotations = map[string]hypervisorAnnotation{
 // applyAnnotations applies the io.katacontainers.config.* annotations of
 // the sandbox's spec to cfg. Hypervisor annotations must be allowed by
 // enable_annotations, and paths must match the configuration's valid_*
-// globs; anything else is an error naming the annotation and the fix, so a
-// pod never runs with a setting other than the one it asked for.
+// globs. Anything else is an error naming the annotation and the fix, so a
+// pod never runs with a setting other than the one it requested.
 func applyAnnotations(cfg *config.Config, annotations map[string]string) error {
 	keys := make([]string, 0, len(annotations))
 	for k := range annotations {

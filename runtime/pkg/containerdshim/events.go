@@ -12,8 +12,8 @@ import (
 )
 
 // eventForwarder publishes task events to containerd in the order they
-// happen, from one goroutine, so that a slow containerd never blocks a task
-// call.
+// happen, from one goroutine. A slow containerd blocks a task call only once
+// eventQueueLen events wait.
 type eventForwarder struct {
 	ctx       context.Context
 	publisher shim.Publisher

@@ -100,7 +100,7 @@ func (pio *processIO) closeStdin() {
 	})
 }
 
-// closeStdinFifo ends the stdin copy, as containerd's CloseIO asks: the copy
+// closeStdinFifo ends the stdin copy for containerd's CloseIO. The copy
 // goroutine then closes stdin in the guest.
 func (pio *processIO) closeStdinFifo() {
 	if pio.stdinFifo != nil {

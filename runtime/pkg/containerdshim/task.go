@@ -129,9 +129,9 @@ func (s *service) CloseIO(ctx context.Context, r *taskAPI.CloseIORequest) (*empt
 
 // Pause freezes the sandbox's VM.
 //
-// NOTE: the whole sandbox pauses, because the agent protocol subset this
-// runtime implements has no per-container pause; in a pod every container
-// pauses with the one asked for.
+// NOTE: the whole sandbox pauses, because this runtime does not send the
+// agent's PauseContainer. In a pod, every container pauses with the one
+// named in the request.
 func (s *service) Pause(ctx context.Context, r *taskAPI.PauseRequest) (*emptypb.Empty, error) {
 	return s.setPaused(ctx, r.ID, true)
 }
