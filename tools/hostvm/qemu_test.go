@@ -61,10 +61,11 @@ func TestCPUArg(t *testing.T) {
 		aia   bool
 		want  string
 	}{
-		{"default has H", nil, false, "rv64,h=true"},
-		{"user turns H off", map[string]string{"h": "false"}, false, "rv64,h=false"},
-		{"aia adds smaia and ssaia", nil, true, "rv64,h=true,smaia=true,ssaia=true"},
-		{"user flags sorted", map[string]string{"sv57": "on", "a": "true"}, false, "rv64,a=true,h=true,sv57=on"},
+		{"default has H and Sscofpmf", nil, false, "rv64,h=true,sscofpmf=true"},
+		{"user turns H off", map[string]string{"h": "false"}, false, "rv64,h=false,sscofpmf=true"},
+		{"user turns Sscofpmf off", map[string]string{"sscofpmf": "false"}, false, "rv64,h=true,sscofpmf=false"},
+		{"aia adds smaia and ssaia", nil, true, "rv64,h=true,smaia=true,ssaia=true,sscofpmf=true"},
+		{"user flags sorted", map[string]string{"sv57": "on", "a": "true"}, false, "rv64,a=true,h=true,sscofpmf=true,sv57=on"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
