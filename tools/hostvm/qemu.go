@@ -31,15 +31,12 @@ type vmConfig struct {
 
 // defaultCPUFlags give the emulated host the H extension and Sscofpmf. QEMU
 // 7.2 already enables H for rv64, and naming it keeps that true for other
-// versions.
+// versions. QEMU 7.2 and 10.0 leave Sscofpmf off in rv64.
 //
-// Sscofpmf is needed for nested guests to read the time CSR from user mode.
-// A guest kernel allows that (scounteren.TM) only in its SBI PMU driver, and
-// KVM offers its guests the SBI PMU extension only when the host has
-// Sscofpmf. Without it, the first rdtime of a nested guest's user space (Go's
-// runtime and the vDSO's clock_gettime) raises a virtual instruction
-// exception that KVM turns into SIGILL. QEMU 7.2 and 10.0 leave Sscofpmf off
-// in rv64.
+// Nested guests need Sscofpmf to read the time CSR from user mode: KVM offers
+// guests the SBI PMU only on hosts with it, and a guest kernel grants user
+// mode the time CSR only in its SBI PMU driver. Without it, Go programs in
+// nested guests die with SIGILL at their first rdtime.
 var defaultCPUFlags = map[string]string{"h": "true", "sscofpmf": "true"}
 
 var cpuFlagNameRE = regexp.MustCompile(`^[a-z][a-z0-9_.-]*$`)

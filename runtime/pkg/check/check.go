@@ -118,6 +118,9 @@ func Run(ctx context.Context, host *Host, in Input) *Report {
 	env.probeKVM()
 
 	r.Checks = append(r.Checks, env.checkCPU(), env.checkKVM(), env.checkKVMAIA())
+	if c, ok := env.checkKVMPMU(); ok {
+		r.Checks = append(r.Checks, c)
+	}
 	r.Checks = append(r.Checks, modules...)
 	r.Checks = append(r.Checks, env.checkConfiguration())
 	if in.Hypervisor != nil {

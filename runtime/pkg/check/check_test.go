@@ -204,7 +204,7 @@ func TestRunJSONShape(t *testing.T) {
 			}
 		}
 	}
-	if want := []string{"Sstc", "Ssaia", "Smaia", "Svpbmt", "V"}; !slices.Equal(present, want) {
+	if want := []string{"Sstc", "Ssaia", "Smaia", "Svpbmt", "V", "Sscofpmf"}; !slices.Equal(present, want) {
 		t.Errorf("present extensions in JSON = %v, want %v", present, want)
 	}
 }

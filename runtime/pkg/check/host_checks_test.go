@@ -246,3 +246,42 @@ func TestCheckNestedHost(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckKVMPMU(t *testing.T) {
+	tests := []struct {
+		name    string
+		fixture string
+		accel   vc.Accelerator
+		want    Result // "" when the check must not be listed
+		reason  string
+	}{
+		{"P550 with Sscofpmf", "eswin-eic7700x-hifive-premier-p550-6.6.21.txt", vc.AccelKVM, Pass, "has Sscofpmf"},
+		{"QEMU rv64 without Sscofpmf", "qemu-virt-6.14.0-rc1.txt", vc.AccelKVM, Fail, "dies with SIGILL"},
+		{"emulated host of QEMU 7.2", "../cpuinfo-captured/qemu-7.2-tcg-rv64-h-debian-6.12.117.txt", vc.AccelKVM, Fail, "lacks Sscofpmf"},
+		{"TCG needs no SBI PMU", "qemu-virt-6.14.0-rc1.txt", vc.AccelTCG, "", ""},
+		{"no H extension", "milkv-mars-jh7110-6.12.43.txt", vc.AccelKVM, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newRISCVHost(t, tt.fixture)
+			env := &environment{host: f.host, in: Input{HypervisorType: vc.QemuHypervisor, Hypervisor: &vc.HypervisorConfig{Accelerator: tt.accel}}}
+			env.loadCPU()
+			c, listed := env.checkKVMPMU()
+			if tt.want == "" {
+				if listed {
+					t.Errorf("check listed as %s (%s), want it left out", c.Result, c.Reason)
+				}
+				return
+			}
+			if !listed || c.Result != tt.want {
+				t.Errorf("listed = %v, Result = %s (%s), want %s", listed, c.Result, c.Reason, tt.want)
+			}
+			if !strings.Contains(c.Reason, tt.reason) {
+				t.Errorf("Reason %q lacks %q", c.Reason, tt.reason)
+			}
+			if c.Result == Fail && !strings.Contains(c.Fix, "sscofpmf=true") {
+				t.Errorf("Fix %q does not say how to give a QEMU guest host Sscofpmf", c.Fix)
+			}
+		})
+	}
+}

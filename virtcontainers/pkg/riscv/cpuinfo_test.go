@@ -25,8 +25,8 @@ type fixtureWant struct {
 var fixtureWants = map[string]fixtureWant{
 	"qemu-virt-6.14.0-rc1.txt":                      {true, "unknown (0x0: not implemented, as on QEMU)", "0x0", "sv39", 1, []string{"Sstc"}},
 	"qemu-virt-5.15.43.txt":                         {true, "", "", "sv48", 1, []string{"Sstc"}},
-	"eswin-eic7700x-hifive-premier-p550-6.6.21.txt": {true, "SiFive", "eswin,eic770x", "sv48", 4, nil},
-	"spacemit-k3-com260-6.18.3.txt":                 {true, "SpacemiT", "spacemit,x100", "sv39", 1, []string{"Sstc", "Ssaia", "Smaia", "Svpbmt", "V"}},
+	"eswin-eic7700x-hifive-premier-p550-6.6.21.txt": {true, "SiFive", "eswin,eic770x", "sv48", 4, []string{"Sscofpmf"}},
+	"spacemit-k3-com260-6.18.3.txt":                 {true, "SpacemiT", "spacemit,x100", "sv39", 1, []string{"Sstc", "Ssaia", "Smaia", "Svpbmt", "V", "Sscofpmf"}},
 	"starfive-visionfive2-jh7110-unknown.txt":       {false, "SiFive", "sifive,u74-mc", "sv39", 4, nil},
 	"milkv-mars-jh7110-6.12.43.txt":                 {false, "SiFive", "sifive,u74-mc", "sv39", 4, nil},
 	"starfive-jh7110-5.15.0.txt":                    {false, "", "sifive,u74-mc", "sv39", 4, nil},
@@ -36,7 +36,7 @@ var fixtureWants = map[string]fixtureWant{
 	"thead-th1520-5.10.113.txt":                     {false, "", "", "sv39", 4, []string{"V"}},
 	"kendryte-k210-5.1.0-rc5.txt":                   {false, "", "", "", 2, nil},
 	"qemu-kvm-guest-rv64-unknown.txt":               {false, "unknown (0xcd)", "0xab", "sv57", 1, []string{"Sstc"}},
-	"bananapi-bpi-f3-k1-6.17.8.txt":                 {false, "SpacemiT", "spacemit,x60", "sv39", 1, []string{"Sstc", "Svpbmt", "V"}},
+	"bananapi-bpi-f3-k1-6.17.8.txt":                 {false, "SpacemiT", "spacemit,x60", "sv39", 1, []string{"Sstc", "Svpbmt", "V", "Sscofpmf"}},
 	"allwinner-d1-6.5.0.txt":                        {false, "T-Head", "thead,c906", "sv39", 1, nil},
 }
 

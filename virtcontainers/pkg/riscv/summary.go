@@ -28,6 +28,7 @@ func VirtExtensions() []VirtExtension {
 		{"Smaia", "AIA in M-mode, which the host firmware uses to hand AIA to the kernel"},
 		{"Svpbmt", "page-based memory types, needed for non-coherent DMA on some SoCs"},
 		{"V", "the vector extension, which KVM 6.5 and later can expose to guests"},
+		{"Sscofpmf", "counter overflow and mode filtering; KVM offers guests the SBI PMU only with it, and guest user space reads the time CSR only then"},
 	}
 }
 
