@@ -145,12 +145,13 @@ bench: build guest-ready
 	$(BUILD_DIR)/$(HOST_GOARCH)/bench -n $(BENCH_N) -out $(BENCH_OUT) $(BENCH_FLAGS) all
 
 # The main job: a container in a riscv64 Kata sandbox through containerd.
-# On a riscv64 host with KVM it runs there. Elsewhere it runs on this machine
-# with QEMU emulating the guest (TCG), or, with DEMO_IN_HOSTVM=1, inside the
-# emulated riscv64 host of tools/hostvm under nested KVM, which needs QEMU 10
-# or later as the outer emulator (see the README).
+# On a riscv64 host with KVM it runs there. Elsewhere it runs inside the
+# emulated riscv64 host of tools/hostvm, with the host's containerd and the
+# guest under nested KVM; DEMO_IN_HOSTVM=0 runs it on this machine instead,
+# with a private containerd and QEMU emulating the guest (TCG), which is
+# quicker.
 DEMO_DIR := $(BUILD_DIR)/demo
-DEMO_IN_HOSTVM ?= 0
+DEMO_IN_HOSTVM ?= 1
 demo: build guest-ready
 	@mkdir -p $(DEMO_DIR)
 	cp tools/demo/in-host.sh tools/demo/on-build-host.sh configs/configuration-qemu.toml $(DEMO_DIR)/
