@@ -83,28 +83,31 @@ func (s *Sandbox) CreateContainer(ctx context.Context, cc ContainerConfig) (c *C
 		}
 	}()
 
-	var guestRoot string
+	var guestSpec *specs.Spec
 	var storages []AgentStorage
 	if s.hasSharedFS {
 		hostRoot, err := c.mountRootfs(cc)
 		if err != nil {
 			return c, err
 		}
-		if guestRoot, err = c.share(hostRoot, "rootfs", false); err != nil {
+		guestRoot, err := c.share(hostRoot, "rootfs", false)
+		if err != nil {
+			return c, err
+		}
+		if guestSpec, err = c.guestSpec(cc, guestRoot); err != nil {
 			return c, err
 		}
 	} else {
+		// The spec comes first: a mount it cannot serve fails the create
+		// before the rootfs is copied or attached.
+		if guestSpec, err = c.guestSpec(cc, guestRootfsPath(c.id)); err != nil {
+			return c, err
+		}
 		st, err := c.attachRootfs(ctx, cc)
 		if err != nil {
 			return c, err
 		}
 		storages = append(storages, st)
-		guestRoot = st.MountPoint
-	}
-
-	guestSpec, err := c.guestSpec(cc, guestRoot)
-	if err != nil {
-		return c, err
 	}
 
 	c.log.Info("creating container")
