@@ -45,8 +45,8 @@ type Container struct {
 // CreateContainer gives the guest the container's root filesystem, through
 // the shared filesystem or, on a sandbox without one, as a block device
 // (container_block.go). It then translates the spec for the guest and sends
-// the agent CreateContainer. On error nothing is left mounted, attached or
-// written on the host.
+// the agent CreateContainer. On error it detaches, unmounts and removes what
+// it set up, and logs each step that fails.
 func (s *Sandbox) CreateContainer(ctx context.Context, cc ContainerConfig) (c *Container, err error) {
 	if !validID.MatchString(cc.ID) {
 		return nil, fmt.Errorf("container id %q: %w: use letters, digits, '_', '.' and '-'", cc.ID, ErrInvalidID)

@@ -49,7 +49,7 @@ func guestRootfsPath(containerID string) string {
 
 // attachRootfs gives the guest of a sandbox without a shared filesystem the
 // container's root filesystem as a block device, and returns the storage
-// that tells the agent to mount it at guestRootfsPath. A devmapper device is
+// the agent mounts at guestRootfsPath. A devmapper device is
 // attached as it is. A directory (an overlay snapshot, which is mounted on
 // the host first, or ctr run --rootfs) is copied into an ext4 image when
 // convert_rootfs_directory allows it, and is an error otherwise.
@@ -120,6 +120,9 @@ func rootfsDescription(cc ContainerConfig) string {
 // backend t hot-plugged: Firecracker fills virtio-mmio placeholder drives and
 // returns the guest device path, QEMU plugs virtio-blk PCI disks and returns
 // their PCI path.
+//
+// NOTE: tests cover the Firecracker case only. QEMU with shared_fs = "none"
+// takes the blk case, which no test runs against a guest.
 func blockStorageDriver(t HypervisorType) string {
 	if t == FirecrackerHypervisor {
 		return storageDriverMmioBlk

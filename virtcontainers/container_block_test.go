@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -37,33 +38,33 @@ func startFCSandbox(t *testing.T, id string, drives int, convert bool) *fcSandbo
 	opts := f.options()
 	opts.ContainerDrives = drives
 
-	fs := &fcSandbox{f: f, agent: newFakeAgent(), paths: testPaths(t)}
+	sb := &fcSandbox{f: f, agent: newFakeAgent(), paths: testPaths(t)}
 	deps := sandboxDeps{
 		newHypervisor: func(HypervisorType, HypervisorParams) (Hypervisor, error) {
 			fc, err := NewFirecracker(id, hc, AgentConfig{}, opts)
 			if err == nil {
-				fs.vmDir = fc.VMDir()
+				sb.vmDir = fc.VMDir()
 			}
 			return fc, err
 		},
-		dialAgent: func(context.Context, string) (Agent, error) { return fs.agent, nil },
+		dialAgent: func(context.Context, string) (Agent, error) { return sb.agent, nil },
 	}
-	cfg := SandboxConfig{ID: id, HypervisorType: FirecrackerHypervisor, Hypervisor: hc, Paths: fs.paths}
+	cfg := SandboxConfig{ID: id, HypervisorType: FirecrackerHypervisor, Hypervisor: hc, Paths: sb.paths}
 	s, err := createSandbox(context.Background(), cfg, deps)
 	if err != nil {
 		t.Fatalf("createSandbox on the stand-in Firecracker: %v", err)
 	}
 	t.Cleanup(func() { _ = s.Delete(context.Background()) })
-	fs.Sandbox = s
-	return fs
+	sb.Sandbox = s
+	return sb
 }
 
 // drivePatches returns the PATCH /drives requests the stand-in received, as
 // "drive_id path_on_host".
-func (fs *fcSandbox) drivePatches(t *testing.T) []string {
+func (sb *fcSandbox) drivePatches(t *testing.T) []string {
 	t.Helper()
 	var out []string
-	for _, r := range fs.f.requests(t) {
+	for _, r := range sb.f.requests(t) {
 		if r.Method != "PATCH" || !strings.HasPrefix(r.Path, "/drives/") {
 			continue
 		}
@@ -80,8 +81,8 @@ func (fs *fcSandbox) drivePatches(t *testing.T) []string {
 }
 
 // placeholder returns the path of placeholder drive i's empty file.
-func (fs *fcSandbox) placeholder(i int) string {
-	return filepath.Join(fs.vmDir, "drive_"+string(rune('0'+i)))
+func (sb *fcSandbox) placeholder(i int) string {
+	return filepath.Join(sb.vmDir, fmt.Sprintf("drive_%d", i))
 }
 
 // dirRootfs returns a container rootfs directory with a few files.
@@ -125,7 +126,7 @@ func blockDeviceNode(t *testing.T, minor uint32) string {
 }
 
 func TestFirecrackerContainerBlockDevice(t *testing.T) {
-	fs := startFCSandbox(t, "fcblk-dev", 2, false)
+	sb := startFCSandbox(t, "fcblk-dev", 2, false)
 	ctx := context.Background()
 
 	tests := []struct {
@@ -156,17 +157,17 @@ func TestFirecrackerContainerBlockDevice(t *testing.T) {
 	for _, tt := range tests {
 		bundle := t.TempDir()
 		spec := &specs.Spec{Process: &specs.Process{Args: []string{"/bin/app"}}, Root: &specs.Root{Path: "rootfs", Readonly: tt.readOnly}}
-		c, err := fs.CreateContainer(ctx, ContainerConfig{ID: tt.id, Spec: spec, BundlePath: bundle, Rootfs: []mount.Mount{tt.mount}})
+		c, err := sb.CreateContainer(ctx, ContainerConfig{ID: tt.id, Spec: spec, BundlePath: bundle, Rootfs: []mount.Mount{tt.mount}})
 		if err != nil {
 			t.Fatalf("CreateContainer(%s): %v", tt.id, err)
 		}
 		containers = append(containers, c)
 
-		storages := fs.agent.storages[tt.id]
+		storages := sb.agent.storages[tt.id]
 		if len(storages) != 1 || !reflect.DeepEqual(storages[0], tt.want) {
 			t.Errorf("%s: storages sent to the agent = %+v, want [%+v]", tt.id, storages, tt.want)
 		}
-		got := fs.agent.specs[tt.id]
+		got := sb.agent.specs[tt.id]
 		if got == nil || got.Root.Path != tt.want.MountPoint || got.Root.Readonly != tt.readOnly {
 			t.Errorf("%s: guest root = %+v, want %s with read-only %v", tt.id, got.Root, tt.want.MountPoint, tt.readOnly)
 		}
@@ -175,7 +176,7 @@ func TestFirecrackerContainerBlockDevice(t *testing.T) {
 		}
 	}
 
-	if got, want := fs.drivePatches(t), []string{
+	if got, want := sb.drivePatches(t), []string{
 		"drive_0 " + tests[0].mount.Source,
 		"drive_1 " + tests[1].mount.Source,
 	}; !reflect.DeepEqual(got, want) {
@@ -187,39 +188,39 @@ func TestFirecrackerContainerBlockDevice(t *testing.T) {
 			t.Errorf("Delete(%s): %v", c.ID(), err)
 		}
 	}
-	patches := fs.drivePatches(t)
-	if got, want := patches[2:], []string{"drive_0 " + fs.placeholder(0), "drive_1 " + fs.placeholder(1)}; !reflect.DeepEqual(got, want) {
+	patches := sb.drivePatches(t)
+	if got, want := patches[2:], []string{"drive_0 " + sb.placeholder(0), "drive_1 " + sb.placeholder(1)}; !reflect.DeepEqual(got, want) {
 		t.Errorf("drive PATCH requests after Delete = %q, want the placeholders back: %q", got, want)
 	}
-	if got := fs.agent.removed; !reflect.DeepEqual(got, []string{"c-ext4", "c-xfs-ro"}) {
+	if got := sb.agent.removed; !reflect.DeepEqual(got, []string{"c-ext4", "c-xfs-ro"}) {
 		t.Errorf("agent RemoveContainer calls = %v, want both containers", got)
 	}
 }
 
 func TestFirecrackerContainerDirectoryConverted(t *testing.T) {
 	requireMkfsExt4(t)
-	fs := startFCSandbox(t, "fcblk-conv", 2, true)
+	sb := startFCSandbox(t, "fcblk-conv", 2, true)
 	ctx := context.Background()
 	rootfs := dirRootfs(t)
 
-	c, err := fs.CreateContainer(ctx, ContainerConfig{ID: "c1", Spec: dirSpec(rootfs, true), BundlePath: t.TempDir()})
+	c, err := sb.CreateContainer(ctx, ContainerConfig{ID: "c1", Spec: dirSpec(rootfs, true), BundlePath: t.TempDir()})
 	if err != nil {
 		t.Fatalf("CreateContainer: %v", err)
 	}
 
-	image := fs.paths.RootfsImage("fcblk-conv", "c1")
+	image := sb.paths.RootfsImage("fcblk-conv", "c1")
 	if st, err := os.Stat(image); err != nil || st.Size() < rootfsImageFreeBytes {
 		t.Fatalf("rootfs image %s: %v, size %v; want a file of at least %d bytes", image, err, st, rootfsImageFreeBytes)
 	}
 	want := AgentStorage{Driver: "mmioblk", Source: "/dev/vdb", FSType: "ext4", Options: []string{"ro"},
 		MountPoint: "/run/kata-containers/shared/containers/c1/rootfs"}
-	if got := fs.agent.storages["c1"]; len(got) != 1 || !reflect.DeepEqual(got[0], want) {
+	if got := sb.agent.storages["c1"]; len(got) != 1 || !reflect.DeepEqual(got[0], want) {
 		t.Errorf("storages sent to the agent = %+v, want [%+v]", got, want)
 	}
-	if got := fs.agent.specs["c1"].Root; got.Path != want.MountPoint || !got.Readonly {
+	if got := sb.agent.specs["c1"].Root; got.Path != want.MountPoint || !got.Readonly {
 		t.Errorf("guest root = %+v, want %s read-only", got, want.MountPoint)
 	}
-	if got, want := fs.drivePatches(t), []string{"drive_0 " + image}; !reflect.DeepEqual(got, want) {
+	if got, want := sb.drivePatches(t), []string{"drive_0 " + image}; !reflect.DeepEqual(got, want) {
 		t.Errorf("drive PATCH requests = %q, want %q", got, want)
 	}
 
@@ -229,10 +230,10 @@ func TestFirecrackerContainerDirectoryConverted(t *testing.T) {
 	if _, err := os.Stat(image); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("rootfs image after Delete: stat error %v, want it removed", err)
 	}
-	if got, want := fs.drivePatches(t), []string{"drive_0 " + image, "drive_0 " + fs.placeholder(0)}; !reflect.DeepEqual(got, want) {
+	if got, want := sb.drivePatches(t), []string{"drive_0 " + image, "drive_0 " + sb.placeholder(0)}; !reflect.DeepEqual(got, want) {
 		t.Errorf("drive PATCH requests after Delete = %q, want %q", got, want)
 	}
-	if n := fs.ContainerCount(); n != 0 {
+	if n := sb.ContainerCount(); n != 0 {
 		t.Errorf("container count after Delete = %d, want 0", n)
 	}
 	if _, err := os.Stat(filepath.Join(rootfs, "bin", "app")); err != nil {
@@ -241,10 +242,10 @@ func TestFirecrackerContainerDirectoryConverted(t *testing.T) {
 }
 
 func TestFirecrackerContainerDirectoryWithoutConversion(t *testing.T) {
-	fs := startFCSandbox(t, "fcblk-noconv", 2, false)
+	sb := startFCSandbox(t, "fcblk-noconv", 2, false)
 	rootfs := dirRootfs(t)
 
-	_, err := fs.CreateContainer(context.Background(), ContainerConfig{ID: "c1", Spec: dirSpec(rootfs, false), BundlePath: t.TempDir()})
+	_, err := sb.CreateContainer(context.Background(), ContainerConfig{ID: "c1", Spec: dirSpec(rootfs, false), BundlePath: t.TempDir()})
 	if !errors.Is(err, ErrNoSharedFilesystem) {
 		t.Fatalf("error = %v, want ErrNoSharedFilesystem", err)
 	}
@@ -253,75 +254,75 @@ func TestFirecrackerContainerDirectoryWithoutConversion(t *testing.T) {
 			t.Errorf("error %q does not name %q", err, want)
 		}
 	}
-	if _, err := os.Stat(fs.paths.RootfsImage("fcblk-noconv", "c1")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(sb.paths.RootfsImage("fcblk-noconv", "c1")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("rootfs image exists (stat error %v), want none without conversion", err)
 	}
-	if got := fs.drivePatches(t); len(got) != 0 {
+	if got := sb.drivePatches(t); len(got) != 0 {
 		t.Errorf("drive PATCH requests = %q, want none", got)
 	}
-	if n := fs.ContainerCount(); n != 0 {
+	if n := sb.ContainerCount(); n != 0 {
 		t.Errorf("container count = %d after a failed create, want 0", n)
 	}
 }
 
 func TestFirecrackerContainerAgentFailureCleansUp(t *testing.T) {
 	requireMkfsExt4(t)
-	fs := startFCSandbox(t, "fcblk-agentfail", 1, true)
+	sb := startFCSandbox(t, "fcblk-agentfail", 1, true)
 	ctx := context.Background()
-	fs.agent.createErr = errors.New("crun: no such file: /bin/app")
+	sb.agent.createErr = errors.New("crun: no such file: /bin/app")
 
-	_, err := fs.CreateContainer(ctx, ContainerConfig{ID: "c1", Spec: dirSpec(dirRootfs(t), false), BundlePath: t.TempDir()})
+	_, err := sb.CreateContainer(ctx, ContainerConfig{ID: "c1", Spec: dirSpec(dirRootfs(t), false), BundlePath: t.TempDir()})
 	if err == nil || !strings.Contains(err.Error(), "crun: no such file") {
 		t.Fatalf("CreateContainer error = %v, want the agent's", err)
 	}
-	image := fs.paths.RootfsImage("fcblk-agentfail", "c1")
+	image := sb.paths.RootfsImage("fcblk-agentfail", "c1")
 	if _, err := os.Stat(image); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("rootfs image after a failed create: stat error %v, want it removed", err)
 	}
-	if got, want := fs.drivePatches(t), []string{"drive_0 " + image, "drive_0 " + fs.placeholder(0)}; !reflect.DeepEqual(got, want) {
+	if got, want := sb.drivePatches(t), []string{"drive_0 " + image, "drive_0 " + sb.placeholder(0)}; !reflect.DeepEqual(got, want) {
 		t.Errorf("drive PATCH requests = %q, want the drive filled and given back: %q", got, want)
 	}
-	if n := fs.ContainerCount(); n != 0 {
+	if n := sb.ContainerCount(); n != 0 {
 		t.Errorf("container count = %d after a failed create, want 0", n)
 	}
 
 	// The only drive is free again.
-	fs.agent.createErr = nil
-	if _, err := fs.CreateContainer(ctx, ContainerConfig{ID: "c1", Spec: dirSpec(dirRootfs(t), false), BundlePath: t.TempDir()}); err != nil {
+	sb.agent.createErr = nil
+	if _, err := sb.CreateContainer(ctx, ContainerConfig{ID: "c1", Spec: dirSpec(dirRootfs(t), false), BundlePath: t.TempDir()}); err != nil {
 		t.Fatalf("CreateContainer after the failure: %v", err)
 	}
-	if got := fs.agent.storages["c1"]; len(got) != 1 || got[0].Source != "/dev/vdb" {
+	if got := sb.agent.storages["c1"]; len(got) != 1 || got[0].Source != "/dev/vdb" {
 		t.Errorf("storages = %+v, want the first drive /dev/vdb again", got)
 	}
 }
 
 func TestFirecrackerContainerDrivesExhausted(t *testing.T) {
 	requireMkfsExt4(t)
-	fs := startFCSandbox(t, "fcblk-full", 1, true)
+	sb := startFCSandbox(t, "fcblk-full", 1, true)
 	ctx := context.Background()
 
-	c1, err := fs.CreateContainer(ctx, ContainerConfig{ID: "c1", Spec: dirSpec(dirRootfs(t), false), BundlePath: t.TempDir()})
+	c1, err := sb.CreateContainer(ctx, ContainerConfig{ID: "c1", Spec: dirSpec(dirRootfs(t), false), BundlePath: t.TempDir()})
 	if err != nil {
 		t.Fatalf("CreateContainer(c1): %v", err)
 	}
-	_, err = fs.CreateContainer(ctx, ContainerConfig{ID: "c2", Spec: dirSpec(dirRootfs(t), false), BundlePath: t.TempDir()})
+	_, err = sb.CreateContainer(ctx, ContainerConfig{ID: "c2", Spec: dirSpec(dirRootfs(t), false), BundlePath: t.TempDir()})
 	if err == nil || !strings.Contains(err.Error(), "all 1 placeholder drives are in use") {
 		t.Fatalf("CreateContainer(c2) error = %v, want all placeholder drives in use", err)
 	}
-	if _, err := os.Stat(fs.paths.RootfsImage("fcblk-full", "c2")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(sb.paths.RootfsImage("fcblk-full", "c2")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("c2's rootfs image after the failure: stat error %v, want it removed", err)
 	}
-	if _, err := os.Stat(fs.paths.RootfsImage("fcblk-full", "c1")); err != nil {
+	if _, err := os.Stat(sb.paths.RootfsImage("fcblk-full", "c1")); err != nil {
 		t.Errorf("c1's rootfs image: %v, want it kept", err)
 	}
-	if n := fs.ContainerCount(); n != 1 {
+	if n := sb.ContainerCount(); n != 1 {
 		t.Errorf("container count = %d, want 1", n)
 	}
 
 	if err := c1.Delete(ctx); err != nil {
 		t.Fatalf("Delete(c1): %v", err)
 	}
-	if _, err := fs.CreateContainer(ctx, ContainerConfig{ID: "c2", Spec: dirSpec(dirRootfs(t), false), BundlePath: t.TempDir()}); err != nil {
+	if _, err := sb.CreateContainer(ctx, ContainerConfig{ID: "c2", Spec: dirSpec(dirRootfs(t), false), BundlePath: t.TempDir()}); err != nil {
 		t.Fatalf("CreateContainer(c2) after deleting c1: %v", err)
 	}
 }
@@ -329,24 +330,24 @@ func TestFirecrackerContainerDrivesExhausted(t *testing.T) {
 func TestFirecrackerSandboxDeleteReleasesContainers(t *testing.T) {
 	requireRoot(t)
 	requireMkfsExt4(t)
-	fs := startFCSandbox(t, "fcblk-teardown", 2, true)
+	sb := startFCSandbox(t, "fcblk-teardown", 2, true)
 	ctx := context.Background()
 
-	// An overlay snapshot is a directory only once mounted on the host; a
-	// bind mount stands in for it.
+	// An overlay snapshot becomes a directory once it is mounted on the
+	// host. A bind mount replaces it here, with the same steps.
 	bundle := t.TempDir()
 	rootfs := []mount.Mount{{Type: "bind", Source: dirRootfs(t), Options: []string{"rbind", "ro"}}}
 	spec := &specs.Spec{Process: &specs.Process{Args: []string{"/bin/app"}}, Root: &specs.Root{Path: "rootfs"}}
-	if _, err := fs.CreateContainer(ctx, ContainerConfig{ID: "c1", Spec: spec, BundlePath: bundle, Rootfs: rootfs}); err != nil {
+	if _, err := sb.CreateContainer(ctx, ContainerConfig{ID: "c1", Spec: spec, BundlePath: bundle, Rootfs: rootfs}); err != nil {
 		t.Fatalf("CreateContainer: %v", err)
 	}
 	hostRootfs := filepath.Join(bundle, "rootfs")
 	if !isMountPoint(t, hostRootfs) {
 		t.Fatalf("%s is not mounted while the container exists", hostRootfs)
 	}
-	image := fs.paths.RootfsImage("fcblk-teardown", "c1")
+	image := sb.paths.RootfsImage("fcblk-teardown", "c1")
 
-	if err := fs.Delete(ctx); err != nil {
+	if err := sb.Delete(ctx); err != nil {
 		t.Fatalf("sandbox Delete: %v", err)
 	}
 	if isMountPoint(t, hostRootfs) {
@@ -356,17 +357,17 @@ func TestFirecrackerSandboxDeleteReleasesContainers(t *testing.T) {
 	if _, err := os.Stat(image); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("rootfs image after the sandbox was deleted: stat error %v, want it removed", err)
 	}
-	if _, err := os.Stat(filepath.Dir(fs.vmDir)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Dir(sb.vmDir)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("VM directory after the sandbox was deleted: stat error %v, want it removed", err)
 	}
-	if n := fs.ContainerCount(); n != 0 {
+	if n := sb.ContainerCount(); n != 0 {
 		t.Errorf("container count after the sandbox was deleted = %d, want 0", n)
 	}
 }
 
 func TestFirecrackerContainerBindMounts(t *testing.T) {
 	requireMkfsExt4(t)
-	fs := startFCSandbox(t, "fcblk-binds", 2, true)
+	sb := startFCSandbox(t, "fcblk-binds", 2, true)
 	ctx := context.Background()
 	hosts := filepath.Join(t.TempDir(), "hosts")
 	if err := os.WriteFile(hosts, []byte("127.0.0.1 localhost\n"), 0o644); err != nil {
@@ -378,24 +379,24 @@ func TestFirecrackerContainerBindMounts(t *testing.T) {
 		{Destination: "/proc", Type: "proc", Source: "proc"},
 		{Destination: "/etc/hosts", Type: "bind", Source: hosts, Options: []string{"rbind", "ro"}},
 	}
-	if _, err := fs.CreateContainer(ctx, ContainerConfig{ID: "c1", Spec: spec, BundlePath: t.TempDir()}); err != nil {
+	if _, err := sb.CreateContainer(ctx, ContainerConfig{ID: "c1", Spec: spec, BundlePath: t.TempDir()}); err != nil {
 		t.Fatalf("CreateContainer with a file bind mount: %v", err)
 	}
-	if got := fs.agent.specs["c1"].Mounts; len(got) != 1 || got[0].Destination != "/proc" {
+	if got := sb.agent.specs["c1"].Mounts; len(got) != 1 || got[0].Destination != "/proc" {
 		t.Errorf("guest mounts = %+v, want /proc only: the file bind mount left out", got)
 	}
 
 	volume := t.TempDir()
 	spec = dirSpec(dirRootfs(t), false)
 	spec.Mounts = []specs.Mount{{Destination: "/data", Type: "bind", Source: volume, Options: []string{"rbind"}}}
-	_, err := fs.CreateContainer(ctx, ContainerConfig{ID: "c2", Spec: spec, BundlePath: t.TempDir()})
+	_, err := sb.CreateContainer(ctx, ContainerConfig{ID: "c2", Spec: spec, BundlePath: t.TempDir()})
 	if !errors.Is(err, ErrNoSharedFilesystem) || !strings.Contains(err.Error(), volume) {
 		t.Fatalf("CreateContainer with a directory bind mount: error %v, want ErrNoSharedFilesystem naming %s", err, volume)
 	}
-	if _, err := os.Stat(fs.paths.RootfsImage("fcblk-binds", "c2")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(sb.paths.RootfsImage("fcblk-binds", "c2")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("c2's rootfs image after the failure: stat error %v, want it removed", err)
 	}
-	if got := fs.drivePatches(t); len(got) != 1 {
+	if got := sb.drivePatches(t); len(got) != 1 {
 		t.Errorf("drive PATCH requests = %q, want c1's only: c2 fails before its rootfs is attached", got)
 	}
 }

@@ -21,7 +21,7 @@ const (
 	ext4BlockSize = 4096
 	ext4InodeSize = 256
 	// ext4InlineSymlinkMax is the longest symlink target ext4 keeps in the
-	// inode itself (a fast symlink); longer targets take a data block.
+	// inode itself (a fast symlink). Longer targets take a data block.
 	ext4InlineSymlinkMax = 59
 
 	// rootfsImageFreeBytes and rootfsImageFreeInodes are the room an image
@@ -31,7 +31,7 @@ const (
 	rootfsImageFreeInodes = 16384
 )
 
-// treeUsage is what a directory tree takes in an ext4 filesystem.
+// treeUsage is the space a directory tree takes in an ext4 filesystem.
 type treeUsage struct {
 	// dataBytes counts the data blocks of regular files, directories and
 	// long symlinks, in bytes. A file's blocks count once however many hard

@@ -304,7 +304,7 @@ func (s *Sandbox) teardown(ctx context.Context) error {
 	}
 
 	// The stopped VM holds no drives, so the containers' block devices need
-	// no detaching; their images and host mounts go here.
+	// no detaching. Only their images and host mounts are left to remove.
 	s.mu.Lock()
 	st := s.state
 	containers := make([]*Container, 0, len(s.containers))

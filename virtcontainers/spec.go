@@ -13,7 +13,8 @@ import (
 
 // guestSpec translates the host's OCI spec into the spec the guest's OCI
 // runtime runs, with guestRoot, the root filesystem's path in the guest, as
-// root path. Bind mounts point into the shared filesystem. Namespace paths,
+// root path. Bind mounts point into the shared filesystem, or are left out
+// on a sandbox without one (omitFileBindMount). Namespace paths,
 // devices and hooks name host resources that do not exist inside the VM, so
 // they are dropped.
 func (c *Container) guestSpec(cc ContainerConfig, guestRoot string) (*specs.Spec, error) {
@@ -71,7 +72,8 @@ func (c *Container) guestSpec(cc ContainerConfig, guestRoot string) (*specs.Spec
 // omitFileBindMount leaves bind mount m out of the spec of a sandbox without
 // a shared filesystem, where no host path reaches the guest, and logs a
 // warning. This covers files such as the /etc/hosts and /etc/resolv.conf
-// that CRI and ctr --net-host add: the container sees its rootfs's own copy.
+// that CRI and ctr --net-host add, so the container gets its rootfs's own
+// copy.
 // A directory is an error instead, because it is usually a volume, and the
 // container's writes to it would otherwise land in its rootfs unnoticed.
 //

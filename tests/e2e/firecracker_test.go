@@ -124,10 +124,14 @@ func TestFirecrackerRunsContainer(t *testing.T) {
 		t.Errorf("rootfs image while the container exists: %v", err)
 	}
 
-	stdout := make(chan []byte, 1)
+	type output struct {
+		data []byte
+		err  error
+	}
+	stdout := make(chan output, 1)
 	go func() {
-		out, _ := io.ReadAll(c.Streams("").Stdout) // the stream's end is checked through its content
-		stdout <- out
+		data, err := io.ReadAll(c.Streams("").Stdout)
+		stdout <- output{data, err}
 	}()
 	if err := c.Start(ctx); err != nil {
 		t.Fatalf("Start: %v", err)
@@ -136,7 +140,11 @@ func TestFirecrackerRunsContainer(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Wait: %v", err)
 	}
-	out := string(<-stdout)
+	result := <-stdout
+	if result.err != nil {
+		t.Errorf("reading the container's stdout: %v", result.err)
+	}
+	out := string(result.data)
 	t.Logf("container output:\n%s", out)
 	if status != 7 {
 		t.Errorf("exit status = %d, want 7", status)
