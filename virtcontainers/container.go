@@ -2,6 +2,7 @@ package virtcontainers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -33,22 +34,25 @@ type Container struct {
 	mounts []string
 	// dirs are host directories made for this container, in order.
 	dirs []string
+	// blockDevice is the BlockDevice.ID of the rootfs attached with
+	// HotplugBlock, "" when none is attached.
+	blockDevice string
+	// rootfsImage is the ext4 image built from the rootfs directory, ""
+	// when there is none.
+	rootfsImage string
 }
 
-// CreateContainer exposes the container's root filesystem and bind mounts to
-// the guest through the shared filesystem, translates its spec for the guest
-// and sends the agent CreateContainer. On error nothing is left mounted.
+// CreateContainer gives the guest the container's root filesystem, through
+// the shared filesystem or, on a sandbox without one, as a block device
+// (container_block.go). It then translates the spec for the guest and sends
+// the agent CreateContainer. On error it detaches, unmounts and removes what
+// it set up, and logs each step that fails.
 func (s *Sandbox) CreateContainer(ctx context.Context, cc ContainerConfig) (c *Container, err error) {
 	if !validID.MatchString(cc.ID) {
 		return nil, fmt.Errorf("container id %q: %w: use letters, digits, '_', '.' and '-'", cc.ID, ErrInvalidID)
 	}
 	if cc.Spec == nil || cc.Spec.Process == nil {
 		return nil, fmt.Errorf("container %s: the OCI spec has no process to run", cc.ID)
-	}
-	if !s.hasSharedFS {
-		// TODO: give containers block devices (HotplugBlock) on backends
-		// without a shared filesystem, such as Firecracker.
-		return nil, fmt.Errorf("container %s: %w (%s); block-device root filesystems are not supported yet, use the QEMU backend with shared_fs virtio-fs or virtio-9p", cc.ID, ErrNoSharedFilesystem, s.cfg.HypervisorType)
 	}
 
 	s.mu.Lock()
@@ -66,25 +70,48 @@ func (s *Sandbox) CreateContainer(ctx context.Context, cc ContainerConfig) (c *C
 
 	defer func() {
 		if err != nil {
-			c.undoHost()
+			cleanupCtx := context.WithoutCancel(ctx)
+			if derr := c.detachRootfs(cleanupCtx); derr != nil {
+				c.log.WithError(derr).Warn("detaching the rootfs after a failed create")
+			}
+			if rerr := c.removeHostState(); rerr != nil {
+				c.log.WithError(rerr).Warn("removing the rootfs image after a failed create")
+			}
 			s.mu.Lock()
 			delete(s.containers, cc.ID)
 			s.mu.Unlock()
 		}
 	}()
 
-	hostRoot, err := c.mountRootfs(cc)
-	if err != nil {
-		return c, err
-	}
-
-	guestSpec, err := c.guestSpec(cc, hostRoot)
-	if err != nil {
-		return c, err
+	var guestSpec *specs.Spec
+	var storages []AgentStorage
+	if s.hasSharedFS {
+		hostRoot, err := c.mountRootfs(cc)
+		if err != nil {
+			return c, err
+		}
+		guestRoot, err := c.share(hostRoot, "rootfs", false)
+		if err != nil {
+			return c, err
+		}
+		if guestSpec, err = c.guestSpec(cc, guestRoot); err != nil {
+			return c, err
+		}
+	} else {
+		// The spec comes first: a mount it cannot serve fails the create
+		// before the rootfs is copied or attached.
+		if guestSpec, err = c.guestSpec(cc, guestRootfsPath(c.id)); err != nil {
+			return c, err
+		}
+		st, err := c.attachRootfs(ctx, cc)
+		if err != nil {
+			return c, err
+		}
+		storages = append(storages, st)
 	}
 
 	c.log.Info("creating container")
-	if err := s.agent.CreateContainer(ctx, cc.ID, guestSpec, nil); err != nil {
+	if err := s.agent.CreateContainer(ctx, cc.ID, guestSpec, storages); err != nil {
 		return c, fmt.Errorf("agent CreateContainer for container %s: %w", cc.ID, err)
 	}
 	return c, nil
@@ -143,13 +170,24 @@ func (c *Container) share(hostPath, name string, readOnly bool) (string, error) 
 	return filepath.Join(guestSharedDir, c.id, name), nil
 }
 
-// undoHost unmounts and removes what the container set up on the host,
-// newest first.
-func (c *Container) undoHost() {
-	for _, err := range undoHostState(SandboxState{Mounts: c.mounts, Dirs: c.dirs}) {
-		c.log.WithError(err).Warn("cleaning up container host state")
+// removeHostState removes the container's rootfs image, then unmounts and
+// removes what it set up on the host, newest first. Mount errors are logged
+// and the image's removal error is returned.
+func (c *Container) removeHostState() error {
+	var err error
+	if c.rootfsImage != "" {
+		if rerr := removeIfExists(c.rootfsImage); rerr != nil {
+			err = fmt.Errorf("removing rootfs image of container %s: %w", c.id, rerr)
+		} else {
+			c.log.WithField("image", c.rootfsImage).Info("rootfs image removed")
+		}
+		c.rootfsImage = ""
+	}
+	for _, uerr := range undoHostState(SandboxState{Mounts: c.mounts, Dirs: c.dirs}) {
+		c.log.WithError(uerr).Warn("cleaning up container host state")
 	}
 	c.mounts, c.dirs = nil, nil
+	return err
 }
 
 // ID returns the container id.
@@ -198,23 +236,27 @@ func (c *Container) Stats(ctx context.Context) (*ContainerStats, error) {
 	return c.sandbox.agent.StatsContainer(ctx, c.id)
 }
 
-// Delete removes the container from the guest and its mounts from the host.
-// The sandbox remains; the caller deletes it after its last container.
+// Delete removes the container from the guest, detaches its rootfs block
+// device and removes its host mounts and rootfs image. Every step runs even
+// when an earlier one fails. The sandbox remains; the caller deletes it after
+// its last container.
 func (c *Container) Delete(ctx context.Context) error {
 	c.log.Info("deleting container")
-	err := c.sandbox.agent.RemoveContainer(ctx, c.id)
-	if err != nil {
+	var errs []error
+	if err := c.sandbox.agent.RemoveContainer(ctx, c.id); err != nil {
 		c.log.WithError(err).Warn("agent RemoveContainer failed; removing host state anyway")
+		errs = append(errs, fmt.Errorf("agent RemoveContainer for container %s: %w", c.id, err))
 	}
-	c.undoHost()
+	if err := c.detachRootfs(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.removeHostState(); err != nil {
+		errs = append(errs, err)
+	}
 
 	s := c.sandbox
 	s.mu.Lock()
 	delete(s.containers, c.id)
 	s.mu.Unlock()
-
-	if err != nil {
-		return fmt.Errorf("agent RemoveContainer for container %s: %w", c.id, err)
-	}
-	return nil
+	return errors.Join(errs...)
 }

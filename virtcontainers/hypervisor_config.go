@@ -126,6 +126,10 @@ type HypervisorConfig struct {
 	BlockDeviceAIO        string
 	DisableBlockDeviceUse bool
 	DisableImageNvdimm    bool
+	// ConvertRootfsDirectory lets a sandbox without a shared filesystem
+	// copy a container's root filesystem directory into an ext4 image, which
+	// reaches the guest as a block device (convert_rootfs_directory).
+	ConvertRootfsDirectory bool
 
 	UseLegacySerial      bool
 	EnableIOMMU          bool

@@ -36,6 +36,14 @@ func (p Paths) VMDir(id string) string { return filepath.Join(p.VMRoot, id) }
 // Container root filesystems are bind-mounted below it.
 func (p Paths) SharedDir(id string) string { return filepath.Join(p.SharedRoot, id, "shared") }
 
+// RootfsImage returns the ext4 image built from the root filesystem
+// directory of container containerID, for a sandbox without a shared
+// filesystem. It lives in the sandbox's state directory, so that removing a
+// sandbox left behind (CleanupSandbox) removes its images too.
+func (p Paths) RootfsImage(sandboxID, containerID string) string {
+	return filepath.Join(p.SandboxDir(sandboxID), "rootfs-"+containerID+".img")
+}
+
 // MonitorSocket returns the path of the shim's monitor socket of sandbox id.
 func (p Paths) MonitorSocket(id string) string {
 	return filepath.Join(p.SandboxDir(id), "shim-monitor.sock")

@@ -53,13 +53,16 @@ type Sandbox struct {
 	sharedFS    SharedFSInfo
 	hasSharedFS bool
 
-	// mu guards containers, state and stopping.
+	// mu guards containers, state, stopping and blockDevices.
 	mu         sync.Mutex
 	containers map[string]*Container
 	state      SandboxState
 	// stopping is set once teardown begins, so that the VMM's exit is
 	// expected from then on.
 	stopping bool
+	// blockDevices counts the block devices attached for containers, to
+	// give each a unique BlockDevice.ID.
+	blockDevices int
 }
 
 // sandboxDeps are the collaborators CreateSandbox uses; tests replace them.
@@ -300,12 +303,34 @@ func (s *Sandbox) teardown(ctx context.Context) error {
 		}
 	}
 
+	// The stopped VM holds no drives, so the containers' block devices need
+	// no detaching. Only their images and host mounts are left to remove.
 	s.mu.Lock()
 	st := s.state
+	containers := make([]*Container, 0, len(s.containers))
+	for _, c := range s.containers {
+		containers = append(containers, c)
+	}
+	clear(s.containers)
 	s.mu.Unlock()
 
+	for _, c := range containers {
+		if err := c.removeHostState(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	errs = append(errs, undoHostState(st)...)
 	return errors.Join(errs...)
+}
+
+// newBlockDeviceID returns a BlockDevice.ID no other device of the sandbox
+// has. Container ids do not serve, because QEMU limits its block node names
+// to 31 characters and CRI's container ids have 64.
+func (s *Sandbox) newBlockDeviceID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.blockDevices++
+	return fmt.Sprintf("rootfs-%d", s.blockDevices)
 }
 
 // undoHostState unmounts st's mounts and removes its directories, newest

@@ -71,6 +71,7 @@ type fakeAgent struct {
 	mu         sync.Mutex
 	sandbox    *AgentSandbox
 	specs      map[string]*specs.Spec
+	storages   map[string][]AgentStorage
 	removed    []string
 	destroyed  bool
 	checkErr   error
@@ -78,7 +79,9 @@ type fakeAgent struct {
 	closeCalls int
 }
 
-func newFakeAgent() *fakeAgent { return &fakeAgent{specs: map[string]*specs.Spec{}} }
+func newFakeAgent() *fakeAgent {
+	return &fakeAgent{specs: map[string]*specs.Spec{}, storages: map[string][]AgentStorage{}}
+}
 
 func (a *fakeAgent) Check(context.Context) error { return a.checkErr }
 func (a *fakeAgent) CreateSandbox(_ context.Context, req AgentSandbox) error {
@@ -93,13 +96,14 @@ func (a *fakeAgent) DestroySandbox(context.Context) error {
 	a.destroyed = true
 	return nil
 }
-func (a *fakeAgent) CreateContainer(_ context.Context, id string, spec *specs.Spec, _ []AgentStorage) error {
+func (a *fakeAgent) CreateContainer(_ context.Context, id string, spec *specs.Spec, storages []AgentStorage) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.createErr != nil {
 		return a.createErr
 	}
 	a.specs[id] = spec
+	a.storages[id] = storages
 	return nil
 }
 func (a *fakeAgent) RemoveContainer(_ context.Context, id string) error {

@@ -16,8 +16,11 @@
 //	KATA_E2E_HOST_AIA   "present" when the host's KVM offers AIA (IMSIC guest
 //	                    interrupt files), which enables the AIA guest test
 //	FIRECRACKER         a riscv64 Firecracker binary; without it the Firecracker
-//	                    test skips. FIRECRACKER_KERNEL and FIRECRACKER_IMAGE name
-//	                    its guest kernel (an uncompressed Image) and image,
+//	                    test skips. With it the test runs a busybox container
+//	                    (KATA_E2E_BUSYBOX, default /bin/busybox) whose rootfs
+//	                    directory mkfs.ext4 copies into an image.
+//	                    FIRECRACKER_KERNEL and FIRECRACKER_IMAGE name its guest
+//	                    kernel (an uncompressed Image) and image,
 //	                    FIRECRACKER_DEBUG=1 adds the serial console, and
 //	                    FIRECRACKER_KERNEL_PARAMS adds kernel parameters
 package e2e

@@ -108,6 +108,12 @@ func TestShippedConfigsStrict(t *testing.T) {
 			if h.SharedFS != vc.SharedFSNone {
 				t.Errorf("SharedFS = %q, want none", h.SharedFS)
 			}
+			if h.ConvertRootfsDirectory {
+				t.Error("ConvertRootfsDirectory = true, want the shipped default false")
+			}
+			if h.DisableBlockDeviceUse {
+				t.Error("DisableBlockDeviceUse = true, want false: Firecracker containers need block devices")
+			}
 		}},
 	}
 	for _, tt := range tests {
@@ -465,6 +471,45 @@ func TestUpstreamRiscv64ConfigLoads(t *testing.T) {
 	want := "hypervisor.qemu.disable_image_nvdimm,runtime.static_sandbox_resource_mgmt"
 	if strings.Join(warned, ",") != want {
 		t.Errorf("warned about %v, want %s", warned, want)
+	}
+}
+
+func TestConvertRootfsDirectory(t *testing.T) {
+	tests := []struct {
+		name     string
+		hvType   string
+		hv       string
+		want     bool
+		wantWarn bool
+	}{
+		{name: "firecracker default", hvType: "firecracker"},
+		{name: "firecracker enabled", hvType: "firecracker", hv: "convert_rootfs_directory = true", want: true},
+		{name: "qemu without shared fs", hvType: "qemu", hv: "shared_fs = \"none\"\nconvert_rootfs_directory = true", want: true},
+		{name: "qemu with virtio-9p", hvType: "qemu", hv: "shared_fs = \"virtio-9p\"\nconvert_rootfs_directory = true", want: true, wantWarn: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeFile(t, t.TempDir(), "configuration.toml", configText(tt.hvType, tt.hv, "", ""))
+			l, hook := quietLoader(t.TempDir())
+			l.Lenient = true
+
+			c, err := l.LoadFile(path)
+			if err != nil {
+				t.Fatalf("LoadFile: %v", err)
+			}
+			if c.Hypervisor.ConvertRootfsDirectory != tt.want {
+				t.Errorf("ConvertRootfsDirectory = %v, want %v", c.Hypervisor.ConvertRootfsDirectory, tt.want)
+			}
+			warned := false
+			for _, e := range hook.AllEntries() {
+				if e.Data["key"] == "hypervisor.qemu.convert_rootfs_directory" {
+					warned = true
+				}
+			}
+			if warned != tt.wantWarn {
+				t.Errorf("warned that convert_rootfs_directory is ignored: %v, want %v", warned, tt.wantWarn)
+			}
+		})
 	}
 }
 

@@ -47,10 +47,11 @@ func (d *decoder) hypervisor(name string, h *tomlHypervisor) vc.HypervisorConfig
 	isQEMU := name == string(vc.QemuHypervisor)
 
 	cfg := vc.HypervisorConfig{
-		Type:                  vc.HypervisorType(name),
-		RootfsType:            s.oneOf("rootfs_type", h.RootfsType, "ext4", "ext4", "xfs", "erofs"),
-		KernelParams:          strings.Fields(h.KernelParams),
-		DisableBlockDeviceUse: h.DisableBlockDeviceUse,
+		Type:                   vc.HypervisorType(name),
+		RootfsType:             s.oneOf("rootfs_type", h.RootfsType, "ext4", "ext4", "xfs", "erofs"),
+		KernelParams:           strings.Fields(h.KernelParams),
+		DisableBlockDeviceUse:  h.DisableBlockDeviceUse,
+		ConvertRootfsDirectory: h.ConvertRootfsDirectory,
 		// The virt machine has no NVDIMM: the image is always virtio-blk.
 		DisableImageNvdimm:       true,
 		UseLegacySerial:          h.UseLegacySerial,

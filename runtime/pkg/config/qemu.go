@@ -98,6 +98,9 @@ func (d *decoder) qemuDevices(s section, h *tomlHypervisor, cfg *vc.HypervisorCo
 	}
 	cfg.BlockDeviceDriver = vc.BlockDeviceDriver(driver)
 	cfg.BlockDeviceAIO = s.oneOf("block_device_aio", h.BlockDeviceAIO, "io_uring", "threads", "native", "io_uring")
+
+	s.ignore("convert_rootfs_directory", h.ConvertRootfsDirectory && cfg.SharedFS != vc.SharedFSNone,
+		"container root filesystems reach the guest through shared_fs; the key applies only with shared_fs = \"none\"")
 }
 
 // firecrackerMachine checks [hypervisor.firecracker]: Firecracker runs only
@@ -125,6 +128,11 @@ func (d *decoder) firecrackerMachine(s section, h *tomlHypervisor, cfg *vc.Hyper
 
 	driver := s.oneOf("block_device_driver", h.BlockDeviceDriver, string(vc.BlockDriverVirtioMMIO), string(vc.BlockDriverVirtioMMIO))
 	cfg.BlockDeviceDriver = vc.BlockDeviceDriver(driver)
+	if h.DisableBlockDeviceUse {
+		s.invalid("disable_block_device_use", true,
+			"Firecracker shares no filesystem with the guest, so container root filesystems reach it only as block devices",
+			"set disable_block_device_use = false or remove it")
+	}
 
 	s.ignore("machine_type", h.MachineType != "", "Firecracker has a single machine model")
 	s.ignore("machine_accelerators", h.MachineAccel != "", "Firecracker takes no machine options")

@@ -50,6 +50,9 @@ type tomlHypervisor struct {
 	DisableBlockDeviceUse bool   `toml:"disable_block_device_use"`
 	DisableImageNvdimm    bool   `toml:"disable_image_nvdimm"`
 
+	// riscv64 addition, for sandboxes without a shared filesystem.
+	ConvertRootfsDirectory bool `toml:"convert_rootfs_directory"`
+
 	UseLegacySerial      bool   `toml:"use_legacy_serial"`
 	EnableIOMMU          bool   `toml:"enable_iommu"`
 	EnableIOMMUPlatform  bool   `toml:"enable_iommu_platform"`

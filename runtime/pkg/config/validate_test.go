@@ -114,6 +114,10 @@ func TestValidationRules(t *testing.T) {
 		{name: "fc shared fs", hvType: "firecracker", hv: "shared_fs = \"virtio-fs\"", wantKey: "hypervisor.firecracker.shared_fs", wantErr: ErrUnsupported},
 		{name: "fc block driver", hvType: "firecracker", hv: "block_device_driver = \"virtio-blk\"", wantKey: "hypervisor.firecracker.block_device_driver", wantErr: ErrInvalidValue},
 		{name: "fc vcpus above 32", hvType: "firecracker", hv: "default_vcpus = 33", wantKey: "hypervisor.firecracker.default_vcpus", wantErr: ErrInvalidValue},
+		{name: "fc convert rootfs directory", hvType: "firecracker", hv: "convert_rootfs_directory = true"},
+		{name: "fc block devices disabled", hvType: "firecracker", hv: "disable_block_device_use = true", wantKey: "hypervisor.firecracker.disable_block_device_use", wantErr: ErrInvalidValue},
+		{name: "fc convert rootfs misspelled", hvType: "firecracker", hv: "convert_rootfs_dir = true", wantKey: "hypervisor.firecracker.convert_rootfs_dir", wantErr: ErrUnknownKey},
+		{name: "qemu convert rootfs without shared fs", hv: "shared_fs = \"none\"\nconvert_rootfs_directory = true"},
 		{name: "clh section", hvType: "clh", wantKey: "hypervisor.clh", wantErr: ErrUnsupported},
 		{name: "unknown hypervisor section", hvType: "bhyve", wantKey: "hypervisor.bhyve", wantErr: ErrUnknownKey},
 	}
