@@ -149,7 +149,7 @@ func NewQemu(id string, cfg HypervisorConfig, agent AgentConfig, opts ...QemuOpt
 		opt(q)
 	}
 	if q.prober == nil {
-		q.prober = NewExecQEMUProber()
+		q.prober = NewExecQEMUProber(WithFeatureCacheDir(DefaultQEMUFeatureCacheDir))
 	}
 	if q.kvm == nil {
 		q.kvm = NewKVMDevice(defaultKVMDevice)

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -126,6 +127,77 @@ esac
 	}
 	if _, err := p.ProbeQEMU(qemu); err != nil {
 		t.Errorf("cached ProbeQEMU: %v", err)
+	}
+}
+
+func TestExecQEMUProberFeatureCacheDir(t *testing.T) {
+	script := `case "$*" in
+"-version") echo "QEMU emulator version 10.0.2" ;;
+"-machine virt,help") echo "  aia=<string> - Valid values are none, aplic, and aplic-imsic." ;;
+"-accel help") printf 'Accelerators supported in QEMU binary:\ntcg\n' ;;
+"-sandbox on -version") echo "QEMU emulator version 10.0.2" ;;
+esac
+`
+	qemu := writeScript(t, script)
+	cacheDir := filepath.Join(t.TempDir(), "cache")
+
+	first, err := NewExecQEMUProber(WithFeatureCacheDir(cacheDir)).ProbeQEMU(qemu)
+	if err != nil {
+		t.Fatalf("first ProbeQEMU: %v", err)
+	}
+	info, err := os.Stat(cacheDir)
+	if err != nil {
+		t.Fatalf("cache directory: %v", err)
+	}
+	if perm := info.Mode().Perm(); perm != 0o700 {
+		t.Errorf("cache directory mode = %o, want 700", perm)
+	}
+
+	// A second prober, as in the next shim, reads the file and does not run
+	// the binary, which can no longer be executed.
+	modTime := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(qemu, modTime, modTime); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewExecQEMUProber(WithFeatureCacheDir(cacheDir)).ProbeQEMU(qemu); err != nil {
+		t.Fatalf("re-probe after touching the binary: %v", err)
+	}
+	if err := os.Chmod(qemu, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	second, err := NewExecQEMUProber(WithFeatureCacheDir(cacheDir)).ProbeQEMU(qemu)
+	if err != nil {
+		t.Fatalf("ProbeQEMU from the cache file: %v", err)
+	}
+	if second.Version != first.Version || !slices.Equal(second.AIAModes, first.AIAModes) ||
+		!slices.Equal(second.Accelerators, first.Accelerators) || second.Seccomp != first.Seccomp {
+		t.Errorf("cached features = %+v, want %+v", second, first)
+	}
+
+	// An upgraded binary (new size and time) misses the cache and is run.
+	if err := os.Chmod(qemu, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(qemu, []byte("#!/bin/sh\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewExecQEMUProber(WithFeatureCacheDir(cacheDir)).ProbeQEMU(qemu); err == nil || !strings.Contains(err.Error(), "exit status 1") {
+		t.Errorf("ProbeQEMU of a changed binary = %v, want the new binary's version error, not the stale cache entry", err)
+	}
+
+	// A corrupt cache file is ignored.
+	entries, err := filepath.Glob(filepath.Join(cacheDir, "*.json"))
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("cache files = %v, %v; want one", entries, err)
+	}
+	if err := os.WriteFile(entries[0], []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(qemu, []byte("#!/bin/sh\n"+script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewExecQEMUProber(WithFeatureCacheDir(cacheDir)).ProbeQEMU(qemu); err != nil {
+		t.Errorf("ProbeQEMU with a corrupt cache file: %v", err)
 	}
 }
 

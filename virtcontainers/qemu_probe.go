@@ -3,9 +3,13 @@ package virtcontainers
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -18,12 +22,20 @@ import (
 // emulated riscv64 host four concurrent runs took over 10 s.
 const probeTimeout = 60 * time.Second
 
+// DefaultQEMUFeatureCacheDir keeps probe results across shim processes. A
+// shim serves one sandbox, so without it every sandbox start would probe
+// again. /run is cleared at boot, and an upgraded binary has a new size or
+// modification time, which misses the cache.
+const DefaultQEMUFeatureCacheDir = "/run/vc/cache/qemu-features"
+
 // ExecQEMUProber reads a QEMU binary's features by running it with options
 // that print and exit. Results are cached per binary path, size and
-// modification time, so a package upgrade is seen.
+// modification time, in memory and, when a cache directory is set, in one
+// JSON file per binary there.
 type ExecQEMUProber struct {
-	mu    sync.Mutex // guards cache
-	cache map[probeKey]QEMUFeatures
+	mu       sync.Mutex // guards cache
+	cache    map[probeKey]QEMUFeatures
+	cacheDir string
 }
 
 type probeKey struct {
@@ -32,9 +44,23 @@ type probeKey struct {
 	modTime time.Time
 }
 
-// NewExecQEMUProber returns a prober with an empty cache.
-func NewExecQEMUProber() *ExecQEMUProber {
-	return &ExecQEMUProber{cache: map[probeKey]QEMUFeatures{}}
+// ProberOption configures an ExecQEMUProber.
+type ProberOption func(*ExecQEMUProber)
+
+// WithFeatureCacheDir keeps probe results as files in dir (created with mode
+// 0700 when missing), so that other processes reuse them. A cache that
+// cannot be read or written is skipped, and the binary is probed.
+func WithFeatureCacheDir(dir string) ProberOption {
+	return func(p *ExecQEMUProber) { p.cacheDir = dir }
+}
+
+// NewExecQEMUProber returns a prober with an empty in-memory cache.
+func NewExecQEMUProber(opts ...ProberOption) *ExecQEMUProber {
+	p := &ExecQEMUProber{cache: map[probeKey]QEMUFeatures{}}
+	for _, opt := range opts {
+		opt(p)
+	}
+	return p
 }
 
 // ProbeQEMU implements QEMUProber.
@@ -52,15 +78,75 @@ func (p *ExecQEMUProber) ProbeQEMU(path string) (QEMUFeatures, error) {
 		return f, nil
 	}
 
-	f, err = probeQEMU(path)
-	if err != nil {
-		return QEMUFeatures{}, err
+	f, ok = p.readCacheFile(key)
+	if !ok {
+		f, err = probeQEMU(path)
+		if err != nil {
+			return QEMUFeatures{}, err
+		}
+		p.writeCacheFile(key, f)
 	}
 
 	p.mu.Lock()
 	p.cache[key] = f
 	p.mu.Unlock()
 	return f, nil
+}
+
+// featureCacheEntry is the JSON form of one cached probe. The key fields are
+// stored to tell a hit from a file left by another version of the binary.
+type featureCacheEntry struct {
+	Path            string       `json:"path"`
+	Size            int64        `json:"size"`
+	ModTimeUnixNano int64        `json:"mod_time_unix_nano"`
+	Features        QEMUFeatures `json:"features"`
+}
+
+func (p *ExecQEMUProber) cacheFile(path string) string {
+	sum := sha256.Sum256([]byte(path))
+	return filepath.Join(p.cacheDir, hex.EncodeToString(sum[:8])+".json")
+}
+
+func (p *ExecQEMUProber) readCacheFile(key probeKey) (QEMUFeatures, bool) {
+	if p.cacheDir == "" {
+		return QEMUFeatures{}, false
+	}
+	data, err := os.ReadFile(p.cacheFile(key.path))
+	if err != nil {
+		return QEMUFeatures{}, false
+	}
+	var e featureCacheEntry
+	if err := json.Unmarshal(data, &e); err != nil {
+		return QEMUFeatures{}, false
+	}
+	if e.Path != key.path || e.Size != key.size || e.ModTimeUnixNano != key.modTime.UnixNano() {
+		return QEMUFeatures{}, false
+	}
+	return e.Features, true
+}
+
+// writeCacheFile stores f through a temporary file and a rename, so that a
+// concurrent reader sees the old entry or the new one, never half of one.
+func (p *ExecQEMUProber) writeCacheFile(key probeKey, f QEMUFeatures) {
+	if p.cacheDir == "" {
+		return
+	}
+	data, err := json.Marshal(featureCacheEntry{Path: key.path, Size: key.size, ModTimeUnixNano: key.modTime.UnixNano(), Features: f})
+	if err != nil {
+		return
+	}
+	if err := os.MkdirAll(p.cacheDir, 0o700); err != nil {
+		return
+	}
+	tmp, err := os.CreateTemp(p.cacheDir, ".probe-*")
+	if err != nil {
+		return
+	}
+	_, werr := tmp.Write(data)
+	cerr := tmp.Close()
+	if werr != nil || cerr != nil || os.Rename(tmp.Name(), p.cacheFile(key.path)) != nil {
+		_ = os.Remove(tmp.Name()) // best effort: the cache is optional
+	}
 }
 
 // probeQEMU runs the probes concurrently: each is a QEMU start-up of about
