@@ -158,40 +158,29 @@ func createSandbox(ctx context.Context, cfg SandboxConfig, deps sandboxDeps) (s 
 }
 
 // connectAgent dials the agent and waits for its health check to pass,
-// within the configured dial timeout.
+// within the configured dial timeout. It shares waitForAgent's retry loop,
+// so a VMM that exits ends the wait at once.
 func (s *Sandbox) connectAgent(ctx context.Context, deps sandboxDeps) error {
-	url, err := s.hypervisor.AgentURL()
-	if err != nil {
-		return fmt.Errorf("agent address of sandbox %s: %w", s.cfg.ID, err)
-	}
-
 	timeout := s.cfg.Agent.DialTimeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	dctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 
-	s.log.WithField("url", url).Debug("dialing agent")
-	a, err := deps.dialAgent(dctx, url)
-	if err != nil {
-		return fmt.Errorf("agent at %s did not respond within dial_timeout (%s): %w; see the guest console below and raise [agent.kata] dial_timeout for slow hosts", url, timeout, err)
-	}
-	s.agent = a
-
-	for {
-		err := a.Check(dctx)
-		if err == nil {
-			return nil
+	check := func(ctx context.Context, url string) error {
+		if s.agent == nil {
+			s.log.WithField("url", url).Debug("dialing agent")
+			a, err := deps.dialAgent(ctx, url)
+			if err != nil {
+				return err
+			}
+			s.agent = a
 		}
-		select {
-		case <-dctx.Done():
-			return fmt.Errorf("agent at %s failed its health check within dial_timeout (%s): %w", url, timeout, err)
-		case <-s.hypervisor.Exited():
-			return fmt.Errorf("waiting for the agent at %s: %w", url, ErrVMExited)
-		case <-time.After(100 * time.Millisecond):
-		}
+		return s.agent.Check(ctx)
 	}
+	if err := waitForAgent(ctx, s.hypervisor, check, timeout); err != nil {
+		return fmt.Errorf("sandbox %s: %w", s.cfg.ID, err)
+	}
+	return nil
 }
 
 // consoleTailLines is how much of the guest console a failed start quotes.
