@@ -8,69 +8,62 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/kata-riscv64/kata-riscv64/virtcontainers/pkg/riscv"
 )
 
-// Format is a kernel file's layout.
+// Format is the layout a distribution shipped its kernel in, for reports.
 type Format string
 
 const (
-	// FormatImage is the riscv64 boot Image (Documentation/arch/riscv/boot-image-header.rst):
-	// "RISCV\0\0\0" at offset 0x30 and "RSC\x05" at 0x38. Distribution
-	// kernels add a PE header for the EFI stub; the layout is the same.
-	// QEMU's -kernel and Firecracker load it as it is.
+	// FormatImage is the riscv64 boot Image, which QEMU's -kernel and
+	// Firecracker load as it is. Distribution kernels add a PE header for
+	// the EFI stub, and the layout is the same.
 	FormatImage Format = "Image"
 	// FormatGzipImage is a gzip-compressed Image (vmlinuz on some distributions).
 	FormatGzipImage Format = "Image.gz"
-	// FormatELF is an ELF vmlinux, which QEMU boots but Firecracker does not.
-	FormatELF Format = "ELF"
 )
-
-var (
-	imageMagic  = []byte("RISCV\x00\x00\x00")
-	imageMagic2 = []byte("RSC\x05")
-)
-
-// Detect returns the format of a kernel file's first bytes.
-func Detect(head []byte) (Format, error) {
-	switch {
-	case len(head) >= 0x3c && bytes.Equal(head[0x30:0x38], imageMagic) && bytes.Equal(head[0x38:0x3c], imageMagic2):
-		return FormatImage, nil
-	case len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b:
-		return FormatGzipImage, nil
-	case len(head) >= 4 && bytes.Equal(head[:4], []byte("\x7fELF")):
-		return FormatELF, nil
-	}
-	return "", fmt.Errorf("not a riscv64 kernel: no Image magic at 0x30, no gzip or ELF header")
-}
 
 // WriteImage writes the kernel at src to dst as an uncompressed Image, the
-// one form both QEMU and Firecracker load.
+// one form both QEMU and Firecracker load. A gzip-compressed Image is
+// decompressed. Any other format, an ELF vmlinux included, is an error.
 func WriteImage(src, dst string) (Format, error) {
 	data, err := os.ReadFile(src)
 	if err != nil {
 		return "", err
 	}
-	format, err := Detect(data)
+	info, err := riscv.DetectKernel(bytes.NewReader(data))
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", src, err)
 	}
-	switch format {
-	case FormatELF:
-		return format, fmt.Errorf("%s is an ELF vmlinux: Firecracker needs the flat Image (arch/riscv/boot/Image)", src)
-	case FormatGzipImage:
-		zr, err := gzip.NewReader(bytes.NewReader(data))
-		if err != nil {
+
+	format := FormatImage
+	switch {
+	case info.Format == riscv.KernelImage:
+	case info.Format == riscv.KernelCompressed && info.Compression == "gzip":
+		format = FormatGzipImage
+		if data, err = gunzip(data); err != nil {
 			return format, fmt.Errorf("decompressing %s: %w", src, err)
 		}
-		if data, err = io.ReadAll(zr); err != nil {
-			return format, fmt.Errorf("decompressing %s: %w", src, err)
+		if inner, err := riscv.DetectKernel(bytes.NewReader(data)); err != nil || inner.Format != riscv.KernelImage {
+			return format, fmt.Errorf("%s decompressed to something that is not a riscv64 Image (%s)", src, inner.Detail)
 		}
-		if f, err := Detect(data); err != nil || f != FormatImage {
-			return format, fmt.Errorf("%s decompressed to something that is not a riscv64 Image", src)
-		}
+	case info.Format == riscv.KernelELF:
+		return "", fmt.Errorf("%s is an ELF vmlinux (%s): Firecracker needs the flat Image (arch/riscv/boot/Image)", src, info.Detail)
+	default:
+		return "", fmt.Errorf("%s is not a riscv64 Image or a gzip-compressed one: %s", src, info.Detail)
 	}
+
 	if err := os.WriteFile(dst, data, 0o644); err != nil {
 		return format, err
 	}
 	return format, nil
+}
+
+func gunzip(data []byte) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(zr)
 }

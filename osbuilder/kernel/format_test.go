@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -17,7 +18,7 @@ func fakeImage() []byte {
 	return b
 }
 
-func TestDetect(t *testing.T) {
+func TestWriteImageFormats(t *testing.T) {
 	var gz bytes.Buffer
 	w := gzip.NewWriter(&gz)
 	if _, err := w.Write(fakeImage()); err != nil {
@@ -29,24 +30,35 @@ func TestDetect(t *testing.T) {
 
 	tests := []struct {
 		name    string
-		head    []byte
+		src     []byte
 		want    Format
-		wantErr bool
+		wantErr string
 	}{
-		{name: "Image with PE header", head: fakeImage(), want: FormatImage},
-		{name: "gzip Image", head: gz.Bytes(), want: FormatGzipImage},
-		{name: "ELF vmlinux", head: []byte("\x7fELF\x02\x01\x01"), want: FormatELF},
-		{name: "arm64 Image", head: append(make([]byte, 0x38), []byte("ARMd")...), wantErr: true},
-		{name: "short", head: []byte("MZ"), wantErr: true},
+		{name: "Image with PE header", src: fakeImage(), want: FormatImage},
+		{name: "gzip Image", src: gz.Bytes(), want: FormatGzipImage},
+		{name: "ELF vmlinux", src: []byte("\x7fELF\x02\x01\x01"), wantErr: "ELF"},
+		{name: "arm64 Image", src: append(make([]byte, 0x38), []byte("ARMd\x00\x00\x00\x00")...), wantErr: "arm64 Image"},
+		{name: "short", src: []byte("MZ"), wantErr: "not a riscv64 Image"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := Detect(tt.head)
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("Detect() error = %v, want error %v", err, tt.wantErr)
+			dir := t.TempDir()
+			src := filepath.Join(dir, "vmlinuz")
+			if err := os.WriteFile(src, tt.src, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			got, err := WriteImage(src, filepath.Join(dir, "out"))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("WriteImage() error = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("WriteImage() error = %v", err)
 			}
 			if got != tt.want {
-				t.Errorf("Detect() = %q, want %q", got, tt.want)
+				t.Errorf("WriteImage() = %q, want %q", got, tt.want)
 			}
 		})
 	}
