@@ -70,6 +70,9 @@ func waitForAgent(ctx context.Context, h Hypervisor, check AgentCheck, dialTimeo
 		case <-h.Exited():
 			return fmt.Errorf("waiting for the agent at %s: %w (last check: %v)", url, ErrVMExited, lastErr)
 		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.Canceled) {
+				return fmt.Errorf("waiting for the agent at %s: %w", url, ctx.Err())
+			}
 			return fmt.Errorf("agent at %s after %v: %w (last check: %v); raise dial_timeout in [agent.kata] or look at the guest console",
 				url, dialTimeout, ErrAgentTimeout, lastErr)
 		case <-time.After(agentRetryInterval):

@@ -45,6 +45,9 @@ func (s *service) Create(ctx context.Context, r *taskAPI.CreateTaskRequest) (_ *
 		return nil, toTTRPC(err)
 	}
 
+	ctx, done := s.beginCreate(ctx, r.ID)
+	defer done()
+
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
@@ -98,6 +101,37 @@ func (s *service) Create(ctx context.Context, r *taskAPI.CreateTaskRequest) (_ *
 		Pid:         pid,
 	})
 	return &taskAPI.CreateTaskResponse{Pid: pid}, nil
+}
+
+// beginCreate returns a context for the Create of task id that
+// cancelCreates can cancel, and a function that ends the Create's tracking.
+func (s *service) beginCreate(ctx context.Context, id string) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	s.creatingMu.Lock()
+	s.creating[id] = cancel
+	s.creatingMu.Unlock()
+
+	return ctx, func() {
+		s.creatingMu.Lock()
+		delete(s.creating, id)
+		s.creatingMu.Unlock()
+		cancel()
+	}
+}
+
+// cancelCreates cancels the running Create of task id, or of every task when
+// id is empty. containerd deletes a task whose Create its client abandoned
+// (ctr killed during the VM boot), and without this the Delete would wait
+// for the whole boot or dial_timeout.
+func (s *service) cancelCreates(id string) {
+	s.creatingMu.Lock()
+	defer s.creatingMu.Unlock()
+	for task, cancel := range s.creating {
+		if id == "" || id == task {
+			s.log.WithField("container", task).Warn("cancelling the task's creation, which is still in progress")
+			cancel()
+		}
+	}
 }
 
 // startSandbox loads the configuration, applies the allowed annotations and

@@ -17,6 +17,9 @@ func (s *service) Delete(ctx context.Context, r *taskAPI.DeleteRequest) (*taskAP
 	log := s.log.WithFields(logrus.Fields{"container": r.ID, "exec": r.ExecID})
 	log.Info("delete")
 
+	if r.ExecID == "" {
+		s.cancelCreates(r.ID)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
@@ -57,6 +60,9 @@ func (s *service) Delete(ctx context.Context, r *taskAPI.DeleteRequest) (*taskAP
 
 // Shutdown ends the shim process once it runs no container any more.
 func (s *service) Shutdown(ctx context.Context, r *taskAPI.ShutdownRequest) (*emptypb.Empty, error) {
+	if r.Now {
+		s.cancelCreates("")
+	}
 	s.mu.Lock()
 	remaining := len(s.containers)
 	s.mu.Unlock()

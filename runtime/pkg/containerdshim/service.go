@@ -31,6 +31,12 @@ type service struct {
 	log      *logrus.Entry
 	events   *eventForwarder
 
+	// creating holds a cancel function per task whose Create runs. Create
+	// holds mu while the VM boots, so Delete and Shutdown cancel the start
+	// through it instead of waiting up to dial_timeout for mu.
+	creatingMu sync.Mutex
+	creating   map[string]context.CancelFunc
+
 	// mu guards everything below.
 	mu         sync.Mutex
 	cfg        *config.Config
@@ -59,6 +65,7 @@ func New(ctx context.Context, id string, publisher shim.Publisher, shutdown func
 		shutdown:   shutdown,
 		log:        log,
 		containers: map[string]*container{},
+		creating:   map[string]context.CancelFunc{},
 	}
 	s.events = newEventForwarder(ctx, publisher, log)
 	return s, nil
