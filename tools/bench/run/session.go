@@ -159,9 +159,9 @@ func (s *session) close() error {
 // exit, then kills those that still run without a VM. A shim whose VM still
 // runs is reported, not killed, because killing it would orphan QEMU.
 //
-// NOTE: a shim whose Create is interrupted (ctr killed by Ctrl-C during the
-// sandbox start) stops its VM on Delete but keeps dialling the agent until
-// dial_timeout, so without the kill it would outlive the session by minutes.
+// A shim whose Create is interrupted (ctr killed by Ctrl-C during the
+// sandbox start) cancels the start when containerd deletes the task, and
+// exits within seconds; the kill covers a shim that hangs anyway.
 func (s *session) stopLingeringShims() error {
 	pids := waitShimsGone("/proc", s.stack.address, shimExitTimeout)
 	var errs []error
