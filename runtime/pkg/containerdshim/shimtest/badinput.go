@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kata-riscv64/kata-riscv64/runtime/pkg/config"
 )
 
 // BadInput is a `ctr run` whose task creation the shim must reject.
@@ -29,12 +31,31 @@ const MustNotRun = "the rejected container ran"
 // evilQEMU is a hypervisor path that no configuration allows.
 const evilQEMU = "/usr/local/bin/evil-qemu"
 
+// failingQEMUMessage is what the stand-in of failingQEMUScript prints on
+// stderr when it fails a VM launch.
+const failingQEMUMessage = "qemu-system-riscv64: stand-in QEMU of the bad-input test failed the launch"
+
+// failingQEMUScript is a stand-in for QEMU that passes the runtime's probes
+// (-version and the help listings) to the real binary, the first verb, and
+// fails every VM launch with the message of the second, as a QEMU that
+// cannot start the machine does. Both verbs take shell-quoted words.
+const failingQEMUScript = `#!/bin/sh
+for arg in "$@"; do
+	case "$arg" in
+	-version | help | *,help) exec %s "$@" ;;
+	esac
+done
+echo %s >&2
+exit 1
+`
+
 // BadInputs writes variants of the valid configuration at configPath into
 // dir and returns runs that each break one input: the configuration
 // (missing, with an unknown key, naming a hypervisor binary that does not
-// exist), the hypervisor (a binary that exits at once), the annotations (one
-// that is not enabled, and a hypervisor path outside valid_hypervisor_paths)
-// and the bundle (a root path that does not exist). rootfs is a valid root
+// exist), the hypervisor (a binary that fails the runtime's probe, and one
+// that exits when it should start the VM), the annotations (one that is not
+// enabled, and a hypervisor path outside valid_hypervisor_paths) and the
+// bundle (a root path that does not exist). rootfs is a valid root
 // filesystem, and each container id starts with prefix.
 func BadInputs(dir, configPath, rootfs, prefix string) ([]BadInput, error) {
 	data, err := os.ReadFile(configPath)
@@ -42,21 +63,32 @@ func BadInputs(dir, configPath, rootfs, prefix string) ([]BadInput, error) {
 		return nil, err
 	}
 	valid := string(data)
+	cfg, err := config.LoadFile(configPath)
+	if err != nil {
+		return nil, fmt.Errorf("loading the valid configuration: %w", err)
+	}
+	standIn := filepath.Join(dir, "qemu-system-riscv64")
+	script := fmt.Sprintf(failingQEMUScript, shellQuote(cfg.Hypervisor.Path), shellQuote(failingQEMUMessage))
+	if err := os.WriteFile(standIn, []byte(script), 0o755); err != nil {
+		return nil, err
+	}
 
 	const section = "[hypervisor.qemu]\n"
 	if !strings.Contains(valid, section) {
 		return nil, fmt.Errorf("%s has no %s section", configPath, strings.TrimSpace(section))
 	}
 	noQEMU, err1 := SetKey(valid, "path", `path = "/nonexistent/qemu-system-riscv64"`)
-	failingQEMU, err2 := SetKey(valid, "path", `path = "/bin/false"`)
-	pathAnnotation, err3 := SetKey(valid, "enable_annotations", `enable_annotations = ["path"]`)
-	if err := errors.Join(err1, err2, err3); err != nil {
+	probeFails, err2 := SetKey(valid, "path", `path = "/bin/false"`)
+	launchFails, err3 := SetKey(valid, "path", fmt.Sprintf("path = %q", standIn))
+	pathAnnotation, err4 := SetKey(valid, "enable_annotations", `enable_annotations = ["path"]`)
+	if err := errors.Join(err1, err2, err3, err4); err != nil {
 		return nil, fmt.Errorf("deriving bad configurations from %s: %w", configPath, err)
 	}
 	variants := map[string]string{
 		"unknown-key.toml":     strings.Replace(valid, section, section+"kernal = \"/boot/vmlinuz\"\n", 1),
 		"no-qemu.toml":         noQEMU,
-		"failing-qemu.toml":    failingQEMU,
+		"probe-fails.toml":     probeFails,
+		"launch-fails.toml":    launchFails,
 		"path-annotation.toml": pathAnnotation,
 	}
 	for name, text := range variants {
@@ -64,7 +96,7 @@ func BadInputs(dir, configPath, rootfs, prefix string) ([]BadInput, error) {
 			return nil, err
 		}
 	}
-	config := func(name string) []string { return []string{"--runtime-config-path", filepath.Join(dir, name)} }
+	configFlag := func(name string) []string { return []string{"--runtime-config-path", filepath.Join(dir, name)} }
 
 	missing := filepath.Join(dir, "missing.toml")
 	noRootfs := filepath.Join(dir, "no-rootfs")
@@ -74,9 +106,10 @@ func BadInputs(dir, configPath, rootfs, prefix string) ([]BadInput, error) {
 		rootfs         string
 	}{
 		{"missing configuration", "nocfg", missing, []string{"--runtime-config-path", missing}, rootfs},
-		{"unknown configuration key", "badkey", "kernal", config("unknown-key.toml"), rootfs},
-		{"hypervisor binary missing", "noqemu", "/nonexistent/qemu-system-riscv64", config("no-qemu.toml"), rootfs},
-		{"hypervisor fails to start", "falseqemu", "/bin/false", config("failing-qemu.toml"), rootfs},
+		{"unknown configuration key", "badkey", "kernal", configFlag("unknown-key.toml"), rootfs},
+		{"hypervisor binary missing", "noqemu", "/nonexistent/qemu-system-riscv64", configFlag("no-qemu.toml"), rootfs},
+		{"hypervisor probe fails", "falseqemu", "/bin/false", configFlag("probe-fails.toml"), rootfs},
+		{"hypervisor launch fails", "failqemu", failingQEMUMessage, configFlag("launch-fails.toml"), rootfs},
 		{"annotation not enabled", "annot", "io.katacontainers.config.hypervisor.path",
 			[]string{"--runtime-config-path", configPath, "--annotation", "io.katacontainers.config.hypervisor.path=" + evilQEMU}, rootfs},
 		{"hypervisor path not allowed", "evilpath", "valid_hypervisor_paths",
@@ -102,7 +135,6 @@ func CheckRejected(ctx context.Context, t testing.TB, c *Ctr, in BadInput, cmd .
 	start := time.Now()
 	out, code := c.Run(ctx, "", args...)
 	t.Logf("ctr run %s: exit %d after %s:\n%s", in.ID, code, time.Since(start).Round(time.Millisecond), out)
-	defer c.Remove(in.ID)
 
 	if code == 0 || strings.Contains(out, MustNotRun) {
 		t.Errorf("ctr run %s succeeded (exit %d), want task creation to fail", in.ID, code)
@@ -113,11 +145,15 @@ func CheckRejected(ctx context.Context, t testing.TB, c *Ctr, in BadInput, cmd .
 	if left := c.WaitForCleanup(in.ID, 30*time.Second); len(left) > 0 {
 		t.Errorf("%s left behind 30 s after ctr returned: %v", in.ID, left)
 	}
+	// Remove costs several ctr runs, so it runs only when the container
+	// might still be there.
 	exists, err := c.ContainerExists(ctx, in.ID)
-	if err != nil {
+	switch {
+	case err != nil:
 		t.Error(err)
-	}
-	if exists {
+		c.Remove(in.ID)
+	case exists:
 		t.Errorf("containerd keeps the container %s that ctr run --rm failed to start", in.ID)
+		c.Remove(in.ID)
 	}
 }

@@ -55,7 +55,7 @@ func (c *Ctr) Run(ctx context.Context, stdin string, args ...string) (string, in
 	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	return exitResult(&out, cmd.Run(), ctx)
+	return exitResult(ctx, &out, cmd.Run())
 }
 
 // RunTerminal runs ctr with a pseudo-terminal as its standard input and
@@ -75,10 +75,10 @@ func (c *Ctr) RunTerminal(ctx context.Context, args ...string) (string, int) {
 	cmd := exec.CommandContext(ctx, "script", "-qec", strings.Join(quoted, " "), "/dev/null")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	return exitResult(&out, cmd.Run(), ctx)
+	return exitResult(ctx, &out, cmd.Run())
 }
 
-func exitResult(out *bytes.Buffer, err error, ctx context.Context) (string, int) {
+func exitResult(ctx context.Context, out *bytes.Buffer, err error) (string, int) {
 	var exitErr *exec.ExitError
 	switch {
 	case ctx.Err() != nil:
