@@ -21,24 +21,24 @@ type BadInput struct {
 	// Args are the flags of `ctr run` after --runtime, ending with the rootfs
 	// and ID; the caller appends the command.
 	Args []string
-	// Want is what the error must name: the value at fault.
+	// Want is the text the error must contain, usually the value at fault.
 	Want string
 }
 
-// MustNotRun is what the command of a BadInput prints if it runs.
+// MustNotRun is the output of a BadInput's command, which must never run.
 const MustNotRun = "the rejected container ran"
 
 // evilQEMU is a hypervisor path that no configuration allows.
 const evilQEMU = "/usr/local/bin/evil-qemu"
 
-// failingQEMUMessage is what the stand-in of failingQEMUScript prints on
-// stderr when it fails a VM launch.
+// failingQEMUMessage is the stderr line of the stand-in QEMU of
+// failingQEMUScript when it fails a VM launch.
 const failingQEMUMessage = "qemu-system-riscv64: stand-in QEMU of the bad-input test failed the launch"
 
-// failingQEMUScript is a stand-in for QEMU that passes the runtime's probes
-// (-version and the help listings) to the real binary, the first verb, and
-// fails every VM launch with the message of the second, as a QEMU that
-// cannot start the machine does. Both verbs take shell-quoted words.
+// failingQEMUScript is a stand-in for QEMU. It passes the runtime's probes
+// (-version and the help listings) to the real binary, named by the first
+// verb, and fails every VM launch with the message of the second verb, as a
+// QEMU that cannot start the machine does. Both verbs take shell-quoted words.
 const failingQEMUScript = `#!/bin/sh
 for arg in "$@"; do
 	case "$arg" in
@@ -50,13 +50,13 @@ exit 1
 `
 
 // BadInputs writes variants of the valid configuration at configPath into
-// dir and returns runs that each break one input: the configuration
-// (missing, with an unknown key, naming a hypervisor binary that does not
-// exist), the hypervisor (a binary that fails the runtime's probe, and one
-// that exits when it should start the VM), the annotations (one that is not
-// enabled, and a hypervisor path outside valid_hypervisor_paths) and the
-// bundle (a root path that does not exist). rootfs is a valid root
-// filesystem, and each container id starts with prefix.
+// dir and returns runs that each break one input. The configuration is
+// missing, has an unknown key, or names a hypervisor binary that does not
+// exist. The hypervisor fails the runtime's probe, or exits when it should
+// start the VM. An annotation is not enabled, or names a hypervisor path
+// outside valid_hypervisor_paths. The bundle's root path does not exist.
+// rootfs is a valid root filesystem, and each container id starts with
+// prefix.
 func BadInputs(dir, configPath, rootfs, prefix string) ([]BadInput, error) {
 	data, err := os.ReadFile(configPath)
 	if err != nil {

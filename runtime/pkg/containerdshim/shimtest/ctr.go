@@ -26,7 +26,7 @@ const DefaultAddress = "/run/containerd/containerd.sock"
 // failures through their results rather than a testing.T, so that
 // goroutines of a test may call them.
 type Ctr struct {
-	// Address is containerd's socket; empty means DefaultAddress.
+	// Address is containerd's socket, or DefaultAddress when empty.
 	Address string
 	// Namespace is the containerd namespace of every command.
 	Namespace string
@@ -115,8 +115,8 @@ func (c *Ctr) WaitStopped(ctx context.Context, id string, timeout time.Duration)
 }
 
 // nonZeroExitRE matches the warning with which `ctr task delete` (containerd
-// 1.6 and 1.7) reports a task's non-zero exit status; it prints nothing for
-// status 0 and exits 0 in both cases.
+// 1.6 and 1.7) reports a task's non-zero exit status. It prints nothing for
+// status 0, and exits 0 in both cases.
 var nonZeroExitRE = regexp.MustCompile(`task \S+ exit with non-zero exit code (\d+)`)
 
 // DeleteTask deletes the stopped task id and returns its exit status.
