@@ -83,7 +83,7 @@ func (f *eventForwarder) run() {
 		cancel()
 	}
 	if err := f.publisher.Close(); err != nil {
-		f.log.WithError(err).Warn("closing the event publisher")
+		f.log.WithError(err).Warn("failed to close the event publisher")
 	}
 }
 
