@@ -41,6 +41,12 @@ func setupKata(t *testing.T) *kataStack {
 			t.Skipf("needs %s (Debian packages containerd and qemu-system-riscv)", tool)
 		}
 	}
+	since := time.Now()
+	t.Cleanup(func() {
+		if t.Failed() {
+			logContainerdJournal(t, since)
+		}
+	})
 
 	build := buildDir(t)
 	guest := filepath.Join(build, "guest")
@@ -105,6 +111,23 @@ func setupKata(t *testing.T) *kataStack {
 		}
 	}
 	return s
+}
+
+// logContainerdJournal logs the end of containerd's journal since the time
+// since. The journal also holds the logs of the shims that containerd
+// started, which show why a shim failed or exited early.
+func logContainerdJournal(t *testing.T, since time.Time) {
+	out, err := exec.Command("journalctl", "--unit", "containerd", "--no-pager", "--output", "cat",
+		"--since", since.Format("2006-01-02 15:04:05")).CombinedOutput()
+	if err != nil {
+		t.Logf("reading containerd's journal: %v\n%s", err, out)
+		return
+	}
+	const limit = 32 << 10
+	if len(out) > limit {
+		out = out[len(out)-limit:]
+	}
+	t.Logf("containerd's journal since the test started (last %d KiB):\n%s", limit>>10, out)
 }
 
 // run runs cmd in a new container id with `ctr run --rm` and returns the
