@@ -130,6 +130,20 @@ esac
 	}
 }
 
+func TestRunProbeErrors(t *testing.T) {
+	silent := writeScript(t, "exit 1\n")
+	_, err := runProbe(silent, "-version")
+	if err == nil || !strings.Contains(err.Error(), "no output on stderr") || strings.HasSuffix(err.Error(), ": ") {
+		t.Errorf("runProbe of a binary that fails silently: %v, want an error that says stderr was empty", err)
+	}
+
+	noisy := writeScript(t, "echo 'qemu: unsupported machine' >&2\nexit 1\n")
+	_, err = runProbe(noisy, "-version")
+	if err == nil || !strings.HasSuffix(err.Error(), ": qemu: unsupported machine") {
+		t.Errorf("runProbe of a binary that fails with a message: %v, want the message at the end", err)
+	}
+}
+
 func TestExecQEMUProberFeatureCacheDir(t *testing.T) {
 	script := `case "$*" in
 "-version") echo "QEMU emulator version 10.0.2" ;;

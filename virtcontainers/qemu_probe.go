@@ -198,7 +198,11 @@ func runProbe(path string, args ...string) (string, error) {
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("running %s %s: %w: %s", path, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			return "", fmt.Errorf("running %s %s: %w (no output on stderr); check that path in [hypervisor.qemu] names qemu-system-riscv64", path, strings.Join(args, " "), err)
+		}
+		return "", fmt.Errorf("running %s %s: %w: %s", path, strings.Join(args, " "), err, msg)
 	}
 	return stdout.String(), nil
 }

@@ -3,7 +3,6 @@
 package containerdshim_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -12,11 +11,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kata-riscv64/kata-riscv64/runtime/pkg/containerdshim/shimtest"
 )
 
 // This test runs containers through a real containerd and the built shim,
@@ -36,12 +37,11 @@ func repoRoot(t *testing.T) string {
 }
 
 type stack struct {
-	t       *testing.T
-	dir     string
-	address string
-	config  string
-	rootfs  string
-	ns      string
+	t      *testing.T
+	ctr    *shimtest.Ctr
+	dir    string
+	config string
+	rootfs string
 }
 
 func needTools(t *testing.T, tools ...string) {
@@ -73,8 +73,8 @@ func startStack(t *testing.T) *stack {
 		}
 	}
 
-	s := &stack{t: t, dir: t.TempDir(), ns: "kata-it"}
-	s.address = filepath.Join(s.dir, "containerd.sock")
+	s := &stack{t: t, dir: t.TempDir()}
+	s.ctr = &shimtest.Ctr{Address: filepath.Join(s.dir, "containerd.sock"), Namespace: "kata-it"}
 
 	// The Kata configuration: the shipped one, pointed at the built kernel
 	// and agent-init initrd and switched to TCG.
@@ -83,11 +83,17 @@ func startStack(t *testing.T) *stack {
 		t.Fatal(err)
 	}
 	cfg := string(shipped)
-	cfg = replaceKey(cfg, "kernel", fmt.Sprintf("kernel = %q", filepath.Join(guest, "vmlinux.container")))
-	cfg = replaceKey(cfg, "image", fmt.Sprintf("initrd = %q", initrd))
-	cfg = replaceKey(cfg, "accelerator", `accelerator = "tcg"`)
-	cfg = replaceKey(cfg, "shared_fs", `shared_fs = "virtio-9p"`)
-	cfg = replaceKey(cfg, "dial_timeout", "dial_timeout = 240")
+	for _, kv := range [][2]string{
+		{"kernel", fmt.Sprintf("kernel = %q", filepath.Join(guest, "vmlinux.container"))},
+		{"image", fmt.Sprintf("initrd = %q", initrd)},
+		{"accelerator", `accelerator = "tcg"`},
+		{"shared_fs", `shared_fs = "virtio-9p"`},
+		{"dial_timeout", "dial_timeout = 240"},
+	} {
+		if cfg, err = shimtest.SetKey(cfg, kv[0], kv[1]); err != nil {
+			t.Fatalf("deriving the configuration from configs/configuration-qemu.toml: %v", err)
+		}
+	}
 	s.config = filepath.Join(s.dir, "configuration.toml")
 	if err := os.WriteFile(s.config, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -112,7 +118,7 @@ state = %q
 disabled_plugins = ["io.containerd.grpc.v1.cri"]
 [grpc]
   address = %q
-`, filepath.Join(s.dir, "root"), filepath.Join(s.dir, "state"), s.address)), 0o644); err != nil {
+`, filepath.Join(s.dir, "root"), filepath.Join(s.dir, "state"), s.ctr.Address)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 
@@ -138,7 +144,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		if err := exec.Command("ctr", "--address", s.address, "version").Run(); err == nil {
+		if err := exec.Command("ctr", "--address", s.ctr.Address, "version").Run(); err == nil {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -149,23 +155,6 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 	return s
 }
 
-// replaceKey replaces the first line that sets key, commented out or not,
-// with line, and drops any later ones.
-func replaceKey(cfg, key, line string) string {
-	re := regexp.MustCompile(`(?m)^#?\s*` + regexp.QuoteMeta(key) + `\s*=.*$`)
-	if !re.MatchString(cfg) {
-		panic("configuration has no key " + key)
-	}
-	done := false
-	return re.ReplaceAllStringFunc(cfg, func(string) string {
-		if done {
-			return ""
-		}
-		done = true
-		return line
-	})
-}
-
 func tail(b []byte, n int) []byte {
 	if len(b) > n {
 		return b[len(b)-n:]
@@ -173,31 +162,10 @@ func tail(b []byte, n int) []byte {
 	return b
 }
 
-// ctr runs ctr against the stack's containerd with stdin and returns its
-// combined output and exit code.
-func (s *stack) ctr(ctx context.Context, stdin string, args ...string) (string, int) {
-	s.t.Helper()
-	full := append([]string{"--address", s.address, "--namespace", s.ns}, args...)
-	cmd := exec.CommandContext(ctx, "ctr", full...)
-	if stdin != "" {
-		cmd.Stdin = strings.NewReader(stdin)
-	}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		s.t.Fatalf("ctr %v: %v", args, err)
-	}
-	return out.String(), code
-}
-
 func (s *stack) run(ctx context.Context, stdin, id string, cmd ...string) (string, int) {
-	args := []string{"run", "--rm", "--runtime", "io.containerd.kata.v2", "--runtime-config-path", s.config}
+	args := []string{"run", "--rm", "--runtime", shimtest.Runtime, "--runtime-config-path", s.config}
 	args = append(append(args, "--rootfs", s.rootfs, id), cmd...)
-	return s.ctr(ctx, stdin, args...)
+	return s.ctr.Run(ctx, stdin, args...)
 }
 
 func TestContainerdRunsKataContainer(t *testing.T) {
@@ -231,64 +199,37 @@ func TestContainerdRunsKataContainer(t *testing.T) {
 
 	t.Run("nothing left behind", func(t *testing.T) {
 		for _, id := range []string{"kata-echo", "kata-exit", "kata-cat"} {
-			if left := leftovers(id); len(left) > 0 {
-				t.Errorf("%s left behind: %v", id, left)
-			}
+			s.checkCleanup(t, id)
 		}
 	})
 }
 
-// leftovers returns the VMs, sandbox directories and mounts that id left on
-// the host.
-func leftovers(id string) []string {
-	var found []string
-	if out, _ := exec.Command("pgrep", "-f", "qemu-system-riscv64 -name sandbox-"+id+"( |$)").Output(); len(bytes.TrimSpace(out)) > 0 {
-		found = append(found, "QEMU process "+strings.TrimSpace(string(out)))
+// checkCleanup fails t if sandbox id left anything on the host after a wait
+// of up to 30 s.
+func (s *stack) checkCleanup(t *testing.T, id string) {
+	t.Helper()
+	if left := s.ctr.WaitForCleanup(id, 30*time.Second); len(left) > 0 {
+		t.Errorf("%s left behind: %v", id, left)
 	}
-	for _, dir := range []string{"/run/vc/sbs", "/run/vc/vm", "/run/kata-containers/shared/sandboxes"} {
-		if _, err := os.Stat(filepath.Join(dir, id)); err == nil {
-			found = append(found, filepath.Join(dir, id))
-		}
-	}
-	if mounts, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
-		for _, line := range strings.Split(string(mounts), "\n") {
-			if strings.Contains(line, "/sandboxes/"+id+"/") {
-				found = append(found, "mount "+strings.Fields(line)[4])
-			}
-		}
-	}
-	return found
 }
 
-// waitStopped polls `ctr task ls` until task id is STOPPED.
-func (s *stack) waitStopped(ctx context.Context, id string) {
-	s.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		out, _ := s.ctr(ctx, "", "task", "ls")
-		for _, line := range strings.Split(out, "\n") {
-			if f := strings.Fields(line); len(f) >= 3 && f[0] == id && f[2] == "STOPPED" {
-				return
-			}
-		}
-		time.Sleep(500 * time.Millisecond)
+// waitStopped waits up to 60 s for task id to stop.
+func (s *stack) waitStopped(ctx context.Context, t *testing.T, id string) {
+	t.Helper()
+	if err := s.ctr.WaitStopped(ctx, id, 60*time.Second); err != nil {
+		t.Fatal(err)
 	}
-	s.t.Fatalf("task %s did not stop within 60 s", id)
 }
 
 // runDetached starts a long-running container and registers its removal.
 func (s *stack) runDetached(ctx context.Context, id string) {
 	s.t.Helper()
-	out, code := s.ctr(ctx, "", "run", "-d", "--runtime", "io.containerd.kata.v2", "--runtime-config-path", s.config,
+	out, code := s.ctr.Run(ctx, "", "run", "-d", "--runtime", shimtest.Runtime, "--runtime-config-path", s.config,
 		"--rootfs", s.rootfs, id, "/guestprog", "sleep", "600")
+	s.t.Cleanup(func() { s.ctr.Remove(id) })
 	if code != 0 {
 		s.t.Fatalf("ctr run -d %s: exit %d:\n%s", id, code, out)
 	}
-	s.t.Cleanup(func() {
-		s.ctr(context.Background(), "", "task", "kill", "-s", "SIGKILL", id)
-		s.ctr(context.Background(), "", "task", "delete", "--force", id)
-		s.ctr(context.Background(), "", "container", "delete", id)
-	})
 }
 
 func TestContainerdTaskLifecycle(t *testing.T) {
@@ -298,11 +239,11 @@ func TestContainerdTaskLifecycle(t *testing.T) {
 
 	t.Run("exec", func(t *testing.T) {
 		s.runDetached(ctx, "kata-exec")
-		out, code := s.ctr(ctx, "", "task", "exec", "--exec-id", "e1", "kata-exec", "/guestprog", "echo", "inside the sandbox")
+		out, code := s.ctr.Run(ctx, "", "task", "exec", "--exec-id", "e1", "kata-exec", "/guestprog", "echo", "inside the sandbox")
 		if code != 0 || !strings.Contains(out, "inside the sandbox") {
 			t.Fatalf("ctr task exec: exit %d, output:\n%s", code, out)
 		}
-		out, code = s.ctr(ctx, "", "task", "exec", "--exec-id", "e2", "kata-exec", "/guestprog", "exit", "7")
+		out, code = s.ctr.Run(ctx, "", "task", "exec", "--exec-id", "e2", "kata-exec", "/guestprog", "exit", "7")
 		if code != 7 {
 			t.Errorf("exec exit code = %d, want 7; output:\n%s", code, out)
 		}
@@ -310,34 +251,34 @@ func TestContainerdTaskLifecycle(t *testing.T) {
 
 	t.Run("SIGTERM", func(t *testing.T) {
 		s.runDetached(ctx, "kata-term")
-		if out, code := s.ctr(ctx, "", "task", "kill", "-s", "SIGTERM", "kata-term"); code != 0 {
+		if out, code := s.ctr.Run(ctx, "", "task", "kill", "-s", "SIGTERM", "kata-term"); code != 0 {
 			t.Fatalf("ctr task kill SIGTERM: exit %d:\n%s", code, out)
 		}
-		s.waitStopped(ctx, "kata-term")
+		s.waitStopped(ctx, t, "kata-term")
 	})
 
 	t.Run("SIGKILL", func(t *testing.T) {
 		s.runDetached(ctx, "kata-kill")
-		if out, code := s.ctr(ctx, "", "task", "kill", "-s", "SIGKILL", "kata-kill"); code != 0 {
+		if out, code := s.ctr.Run(ctx, "", "task", "kill", "-s", "SIGKILL", "kata-kill"); code != 0 {
 			t.Fatalf("ctr task kill SIGKILL: exit %d:\n%s", code, out)
 		}
-		s.waitStopped(ctx, "kata-kill")
-		out, _ := s.ctr(ctx, "", "task", "delete", "kata-kill")
-		if !strings.Contains(out, "137") {
-			t.Errorf("ctr task delete output %q, want exit status 137", out)
+		s.waitStopped(ctx, t, "kata-kill")
+		status, err := s.ctr.DeleteTask(ctx, "kata-kill")
+		if err != nil {
+			t.Fatal(err)
 		}
-		s.ctr(ctx, "", "container", "delete", "kata-kill")
-		if left := leftovers("kata-kill"); len(left) > 0 {
-			t.Errorf("left behind after delete: %v", left)
+		if status != 137 {
+			t.Errorf("exit status after SIGKILL = %d, want 137", status)
 		}
+		s.ctr.Run(ctx, "", "container", "delete", "kata-kill")
+		s.checkCleanup(t, "kata-kill")
 	})
 
 	t.Run("terminal", func(t *testing.T) {
-		cmd := fmt.Sprintf("ctr --address %s --namespace %s run --rm -t --runtime io.containerd.kata.v2 --runtime-config-path %s --rootfs %s kata-tty /guestprog tty",
-			s.address, s.ns, s.config, s.rootfs)
-		out, err := exec.CommandContext(ctx, "script", "-qec", cmd, "/dev/null").CombinedOutput()
-		if err != nil || !strings.Contains(string(out), "tty: true") {
-			t.Fatalf("ctr run -t: %v, output:\n%s", err, out)
+		out, code := s.ctr.RunTerminal(ctx, "run", "--rm", "-t", "--runtime", shimtest.Runtime, "--runtime-config-path", s.config,
+			"--rootfs", s.rootfs, "kata-tty", "/guestprog", "tty")
+		if code != 0 || !strings.Contains(out, "tty: true") {
+			t.Fatalf("ctr run -t: exit %d, output:\n%s", code, out)
 		}
 	})
 
@@ -348,9 +289,7 @@ func TestContainerdTaskLifecycle(t *testing.T) {
 			if code != 0 || !strings.Contains(out, id) {
 				t.Fatalf("%s: exit %d, output:\n%s", id, code, out)
 			}
-			if left := leftovers(id); len(left) > 0 {
-				t.Errorf("%s left behind: %v", id, left)
-			}
+			s.checkCleanup(t, id)
 		}
 	})
 
@@ -373,30 +312,23 @@ func TestContainerdTaskLifecycle(t *testing.T) {
 			}
 		}
 		for i := range 3 {
-			if left := leftovers(fmt.Sprintf("kata-par%d", i)); len(left) > 0 {
-				t.Errorf("left behind: %v", left)
-			}
+			s.checkCleanup(t, fmt.Sprintf("kata-par%d", i))
 		}
 	})
 
 	t.Run("shim killed", func(t *testing.T) {
 		s.runDetached(ctx, "kata-crash")
-		out, err := exec.Command("pgrep", "-f", "containerd-shim-kata-v2 .*-id kata-crash( |$)").Output()
-		pid := strings.TrimSpace(string(out))
-		if err != nil || pid == "" {
-			t.Fatalf("shim of kata-crash not found: %v", err)
+		pids := shimtest.ShimPIDs("kata-crash")
+		if len(pids) != 1 {
+			t.Fatalf("shim processes of kata-crash: %v, want one", pids)
 		}
-		if err := exec.Command("kill", "-9", pid).Run(); err != nil {
-			t.Fatalf("killing shim %s: %v", pid, err)
+		if err := syscall.Kill(pids[0], syscall.SIGKILL); err != nil {
+			t.Fatalf("killing shim %d: %v", pids[0], err)
 		}
 
 		// containerd runs `containerd-shim-kata-v2 delete`, which must stop
 		// the VM the dead shim left running.
-		deadline := time.Now().Add(60 * time.Second)
-		for len(leftovers("kata-crash")) > 0 && time.Now().Before(deadline) {
-			time.Sleep(time.Second)
-		}
-		if left := leftovers("kata-crash"); len(left) > 0 {
+		if left := s.ctr.WaitForCleanup("kata-crash", 60*time.Second); len(left) > 0 {
 			t.Errorf("left behind 60 s after the shim was killed: %v", left)
 		}
 	})
@@ -407,55 +339,13 @@ func TestContainerdRejectsBadInput(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 
-	badConfig := filepath.Join(s.dir, "bad.toml")
-	data, err := os.ReadFile(s.config)
+	inputs, err := shimtest.BadInputs(s.dir, s.config, s.rootfs, "kata-bad-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(badConfig, []byte(strings.Replace(string(data), "[hypervisor.qemu]\n", "[hypervisor.qemu]\nkernal = \"/boot/vmlinuz\"\n", 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	failingQEMU := filepath.Join(s.dir, "failing.toml")
-	if err := os.WriteFile(failingQEMU, []byte(replaceKey(string(data), "path", `path = "/bin/false"`)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-
-	tests := []struct {
-		name string
-		args []string
-		want string
-	}{
-		{
-			name: "unknown configuration key",
-			args: []string{"--runtime-config-path", badConfig, "--rootfs", s.rootfs, "kata-bad1"},
-			want: "kernal",
-		},
-		{
-			name: "forbidden annotation",
-			args: []string{"--runtime-config-path", s.config, "--annotation", "io.katacontainers.config.hypervisor.path=/tmp/evil-qemu", "--rootfs", s.rootfs, "kata-bad2"},
-			want: "io.katacontainers.config.hypervisor.path",
-		},
-		{
-			name: "hypervisor fails to start",
-			args: []string{"--runtime-config-path", failingQEMU, "--rootfs", s.rootfs, "kata-bad3"},
-			want: "/bin/false",
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			args := append(append([]string{"run", "--rm", "--runtime", "io.containerd.kata.v2"}, tt.args...), "/guestprog", "echo", "must not run")
-			out, code := s.ctr(ctx, "", args...)
-			if code == 0 || strings.Contains(out, "must not run") {
-				t.Fatalf("ctr run succeeded, want an error; output:\n%s", out)
-			}
-			if !strings.Contains(out, tt.want) {
-				t.Errorf("error does not name %q (exit %d):\n%s", tt.want, code, out)
-			}
-			id := tt.args[len(tt.args)-1]
-			if left := leftovers(id); len(left) > 0 {
-				t.Errorf("left behind: %v", left)
-			}
-			s.ctr(ctx, "", "container", "delete", id)
+	for _, in := range inputs {
+		t.Run(in.Name, func(t *testing.T) {
+			shimtest.CheckRejected(ctx, t, s.ctr, in, "/guestprog", "echo", shimtest.MustNotRun)
 		})
 	}
 }
@@ -470,35 +360,29 @@ func TestContainerdPodSharesSandbox(t *testing.T) {
 		return []string{"--annotation", "io.kubernetes.cri.container-type=" + kind, "--annotation", "io.kubernetes.cri.sandbox-id=kata-pod"}
 	}
 
-	args := append([]string{"run", "-d", "--runtime", "io.containerd.kata.v2", "--runtime-config-path", s.config}, podArgs("sandbox")...)
-	out, code := s.ctr(ctx, "", append(args, "--rootfs", s.rootfs, "kata-pod", "/guestprog", "sleep", "600")...)
+	args := append([]string{"run", "-d", "--runtime", shimtest.Runtime, "--runtime-config-path", s.config}, podArgs("sandbox")...)
+	out, code := s.ctr.Run(ctx, "", append(args, "--rootfs", s.rootfs, "kata-pod", "/guestprog", "sleep", "600")...)
+	t.Cleanup(func() { s.ctr.Remove("kata-pod") })
 	if code != 0 {
 		t.Fatalf("starting the pod sandbox: exit %d:\n%s", code, out)
 	}
-	t.Cleanup(func() {
-		s.ctr(context.Background(), "", "task", "kill", "-s", "SIGKILL", "kata-pod")
-		s.ctr(context.Background(), "", "task", "delete", "--force", "kata-pod")
-		s.ctr(context.Background(), "", "container", "delete", "kata-pod")
-	})
 
-	args = append([]string{"run", "--rm", "--runtime", "io.containerd.kata.v2", "--runtime-config-path", s.config}, podArgs("container")...)
-	out, code = s.ctr(ctx, "", append(args, "--rootfs", s.rootfs, "kata-pod-app", "/guestprog", "echo", "in the pod")...)
+	args = append([]string{"run", "--rm", "--runtime", shimtest.Runtime, "--runtime-config-path", s.config}, podArgs("container")...)
+	out, code = s.ctr.Run(ctx, "", append(args, "--rootfs", s.rootfs, "kata-pod-app", "/guestprog", "echo", "in the pod")...)
 	if code != 0 || !strings.Contains(out, "in the pod") {
 		t.Fatalf("pod container: exit %d:\n%s", code, out)
 	}
-	if left := leftovers("kata-pod-app"); len(left) > 0 {
+	if left := s.ctr.Leftovers("kata-pod-app"); len(left) > 0 {
 		t.Errorf("the pod container got a sandbox of its own: %v", left)
 	}
-	if len(leftovers("kata-pod")) == 0 {
+	if len(s.ctr.Leftovers("kata-pod")) == 0 {
 		t.Error("the pod sandbox stopped when its second container was removed")
 	}
 
-	s.ctr(ctx, "", "task", "kill", "-s", "SIGKILL", "kata-pod")
-	s.waitStopped(ctx, "kata-pod")
-	s.ctr(ctx, "", "task", "delete", "kata-pod")
-	if left := leftovers("kata-pod"); len(left) > 0 {
-		t.Errorf("left behind after the pod sandbox was deleted: %v", left)
-	}
+	s.ctr.Run(ctx, "", "task", "kill", "-s", "SIGKILL", "kata-pod")
+	s.waitStopped(ctx, t, "kata-pod")
+	s.ctr.Run(ctx, "", "task", "delete", "kata-pod")
+	s.checkCleanup(t, "kata-pod")
 }
 
 // getUnix fetches path from the HTTP server on the Unix socket sock.
@@ -551,7 +435,7 @@ func TestContainerdSandboxMetrics(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	mon := exec.Command(monitorBin, "-listen-address", addr, "-runtime-endpoint", s.address)
+	mon := exec.Command(monitorBin, "-listen-address", addr, "-runtime-endpoint", s.ctr.Address)
 	mon.Stdout, mon.Stderr = os.Stderr, os.Stderr
 	if err := mon.Start(); err != nil {
 		t.Fatalf("starting kata-monitor: %v", err)
@@ -593,9 +477,9 @@ func TestContainerdSandboxMetrics(t *testing.T) {
 		}
 	}
 
-	s.ctr(ctx, "", "task", "kill", "-s", "SIGKILL", "kata-mon2")
-	s.waitStopped(ctx, "kata-mon2")
-	s.ctr(ctx, "", "task", "delete", "kata-mon2")
+	s.ctr.Run(ctx, "", "task", "kill", "-s", "SIGKILL", "kata-mon2")
+	s.waitStopped(ctx, t, "kata-mon2")
+	s.ctr.Run(ctx, "", "task", "delete", "kata-mon2")
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
 		sandboxes = getTCP(t, "http://"+addr+"/sandboxes")
 		if !strings.Contains(sandboxes, "kata-mon2") {

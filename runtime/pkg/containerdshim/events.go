@@ -68,6 +68,10 @@ func (f *eventForwarder) close(timeout time.Duration) {
 	}
 }
 
+// run publishes the queued events, then closes the publisher once close has
+// closed the queue. containerd's shim.Run waits up to 5 s for the publisher
+// to close before the shim process exits, so an open publisher delays the
+// exit of every shim by 5 s.
 func (f *eventForwarder) run() {
 	defer close(f.done)
 	for e := range f.queue {
@@ -77,6 +81,9 @@ func (f *eventForwarder) run() {
 			f.log.WithError(err).WithField("topic", topic).Error("publishing event")
 		}
 		cancel()
+	}
+	if err := f.publisher.Close(); err != nil {
+		f.log.WithError(err).Warn("failed to close the event publisher")
 	}
 }
 

@@ -130,6 +130,9 @@ func (s *service) Cleanup(ctx context.Context) (*taskAPI.DeleteResponse, error) 
 		if err := vc.CleanupSandbox(s.paths, s.id); err != nil {
 			errs = append(errs, err)
 		}
+		if err := removeDeadShimSocket(filepath.Join(cwd, "address")); err != nil {
+			errs = append(errs, err)
+		}
 	}
 
 	if err := mount.UnmountAll(filepath.Join(cwd, "rootfs"), 0); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -140,4 +143,25 @@ func (s *service) Cleanup(ctx context.Context) (*taskAPI.DeleteResponse, error) 
 		ExitedAt:   protobuf.ToTimestamp(time.Now()),
 		ExitStatus: 128 + uint32(syscall.SIGKILL),
 	}, errors.Join(errs...)
+}
+
+// removeDeadShimSocket removes the socket named in the bundle's address file
+// when no shim listens on it any more. A shim killed by a signal leaves its
+// socket in /run/containerd/s, and containerd (1.7.24 as tested) leaves it
+// there after it runs `containerd-shim-kata-v2 delete`.
+func removeDeadShimSocket(addressFile string) error {
+	address, err := shim.ReadAddress(addressFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading the shim address from %s: %w", addressFile, err)
+	}
+	if shim.CanConnect(address) {
+		return nil
+	}
+	if err := shim.RemoveSocket(address); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("removing the socket %s of the dead shim: %w", address, err)
+	}
+	return nil
 }
