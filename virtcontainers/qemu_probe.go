@@ -142,9 +142,9 @@ func (p *ExecQEMUProber) writeCacheFile(key probeKey, f QEMUFeatures) {
 	if err != nil {
 		return
 	}
-	_, werr := tmp.Write(data)
-	cerr := tmp.Close()
-	if werr != nil || cerr != nil || os.Rename(tmp.Name(), p.cacheFile(key.path)) != nil {
+	_, writeErr := tmp.Write(data)
+	closeErr := tmp.Close()
+	if writeErr != nil || closeErr != nil || os.Rename(tmp.Name(), p.cacheFile(key.path)) != nil {
 		_ = os.Remove(tmp.Name()) // best effort: the cache is optional
 	}
 }

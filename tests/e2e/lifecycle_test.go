@@ -88,7 +88,7 @@ func TestKataTaskLifecycle(t *testing.T) {
 			t.Fatalf("killing shim %d: %v", pids[0], err)
 		}
 
-		// containerd sees the shim's connection close and runs
+		// containerd detects that the shim's connection closed and runs
 		// `containerd-shim-kata-v2 delete`, which must stop the VM that the
 		// dead shim left running.
 		start := time.Now()

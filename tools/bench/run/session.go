@@ -160,8 +160,8 @@ func (s *session) close() error {
 // runs is reported, not killed, because killing it would orphan QEMU.
 //
 // A shim whose Create is interrupted (ctr killed by Ctrl-C during the
-// sandbox start) cancels the start when containerd deletes the task, and
-// exits within seconds; the kill covers a shim that hangs anyway.
+// sandbox start) cancels the start when containerd deletes the task, so it
+// exits within seconds. The kill is for a shim that hangs all the same.
 func (s *session) stopLingeringShims() error {
 	pids := waitShimsGone("/proc", s.stack.address, shimExitTimeout)
 	var errs []error

@@ -33,9 +33,9 @@ func (c *Ctr) Leftovers(id string) []string {
 		"QEMU":      "qemu-system-riscv64 -name sandbox-" + regexp.QuoteMeta(id) + "( |$)",
 		"virtiofsd": "virtiofsd .*/run/vc/vm/" + regexp.QuoteMeta(id) + "/",
 	}
-	for _, what := range []string{"shim", "QEMU", "virtiofsd"} {
-		if pids := pgrep(patterns[what]); len(pids) > 0 {
-			found = append(found, what+" process "+strings.Join(pids, " "))
+	for _, process := range []string{"shim", "QEMU", "virtiofsd"} {
+		if pids := pgrep(patterns[process]); len(pids) > 0 {
+			found = append(found, process+" process "+strings.Join(pids, " "))
 		}
 	}
 
