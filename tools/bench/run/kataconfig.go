@@ -3,8 +3,9 @@ package run
 import (
 	"fmt"
 	"os"
-	"regexp"
 	"strconv"
+
+	"github.com/kata-riscv64/kata-riscv64/runtime/pkg/containerdshim/shimtest"
 )
 
 // writeKataConfig writes the Kata configuration of the session to path: the
@@ -38,20 +39,12 @@ func writeKataConfig(o Options, path string) error {
 	return nil
 }
 
-// replaceKey replaces the first line that sets key, commented out or not,
-// with line, and removes later lines that set it, so that the TOML stays
-// free of duplicate keys. Every key edited here occurs in one section only.
+// replaceKey sets key with shimtest.SetKey, the same line edit the shim's
+// integration and e2e tests use, and says which template to derive from.
 func replaceKey(cfg, key, line string) (string, error) {
-	re := regexp.MustCompile(`(?m)^#?\s*` + regexp.QuoteMeta(key) + `\s*=.*$`)
-	if !re.MatchString(cfg) {
-		return "", fmt.Errorf("no line sets %s; use a template derived from configs/configuration-qemu.toml", key)
+	out, err := shimtest.SetKey(cfg, key, line)
+	if err != nil {
+		return "", fmt.Errorf("%w; use a template derived from configs/configuration-qemu.toml", err)
 	}
-	done := false
-	return re.ReplaceAllStringFunc(cfg, func(string) string {
-		if done {
-			return ""
-		}
-		done = true
-		return line
-	}), nil
+	return out, nil
 }

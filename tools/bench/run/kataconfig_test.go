@@ -75,7 +75,7 @@ func TestWriteKataConfigRejectsForeignTemplate(t *testing.T) {
 	o := DefaultOptions(dir)
 	o.ConfigTemplate = tmpl
 	err := writeKataConfig(o, filepath.Join(dir, "out.toml"))
-	if err == nil || !strings.Contains(err.Error(), "no line sets kernel") {
+	if err == nil || !strings.Contains(err.Error(), "no line for key kernel") {
 		t.Errorf("writeKataConfig error = %v, want one naming the missing kernel line", err)
 	}
 }
