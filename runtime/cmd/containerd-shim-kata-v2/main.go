@@ -4,6 +4,9 @@
 package main
 
 import (
+	"fmt"
+	"os"
+
 	"github.com/containerd/containerd/runtime/v2/shim"
 
 	"github.com/kata-riscv64/kata-riscv64/runtime/pkg/containerdshim"
@@ -16,6 +19,10 @@ var (
 )
 
 func main() {
+	if err := containerdshim.MarkInheritedFDsCloseOnExec(); err != nil {
+		fmt.Fprintf(os.Stderr, "containerd-shim-kata-v2: %v\n", err)
+		os.Exit(1)
+	}
 	containerdshim.SetVersion(version, commit)
 	// The shim waits for its own children (QEMU, virtiofsd) to learn how
 	// they ended; the library's reaper would take their exit statuses first.

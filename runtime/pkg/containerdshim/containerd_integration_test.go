@@ -322,6 +322,15 @@ func TestContainerdTaskLifecycle(t *testing.T) {
 		if len(pids) != 1 {
 			t.Fatalf("shim processes of kata-crash: %v, want one", pids)
 		}
+		// Only the shim may hold its socket: QEMU or virtiofsd holding it
+		// would keep it accepting connections after the shim is killed.
+		holders, err := s.ctr.ShimSocketHolders("kata-crash")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(holders) != 1 || holders[0] != pids[0] {
+			t.Errorf("processes holding the socket of shim %d: %v, want only the shim", pids[0], holders)
+		}
 		if err := syscall.Kill(pids[0], syscall.SIGKILL); err != nil {
 			t.Fatalf("killing shim %d: %v", pids[0], err)
 		}
