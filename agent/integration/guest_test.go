@@ -26,7 +26,7 @@ const guestBootTimeout = 3 * time.Minute
 
 // guestAssets returns the kernel and agent-init initrd that `make guest`
 // builds, or those in $KATA_TEST_GUEST_DIR.
-func guestAssets(t *testing.T) (kernel, initrd string) {
+func guestAssets(t testing.TB) (kernel, initrd string) {
 	t.Helper()
 	dir := os.Getenv("KATA_TEST_GUEST_DIR")
 	if dir == "" {
@@ -43,7 +43,7 @@ func guestAssets(t *testing.T) (kernel, initrd string) {
 }
 
 // goBuildRiscv64 builds a static riscv64 binary of pkg into path.
-func goBuildRiscv64(t *testing.T, pkg, path string) {
+func goBuildRiscv64(t testing.TB, pkg, path string) {
 	t.Helper()
 	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", path, pkg)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=riscv64")
@@ -55,7 +55,7 @@ func goBuildRiscv64(t *testing.T, pkg, path string) {
 // overlayInitrd appends a cpio archive with this tree's agent and a
 // container rootfs holding ctool to initrd. The kernel unpacks concatenated
 // archives in order, so the appended agent replaces the image's.
-func overlayInitrd(t *testing.T, initrd, dir string) string {
+func overlayInitrd(t testing.TB, initrd, dir string) string {
 	t.Helper()
 	tree := filepath.Join(dir, "overlay")
 	for _, d := range []string{"usr/bin", "ctr/bin", "ctr/proc", "ctr/dev", "ctr/sys"} {
@@ -137,28 +137,38 @@ func agentRSS(ctx context.Context, t *testing.T, c *client.Client) string {
 	return "?"
 }
 
-// TestGuestLifecycle boots a riscv64 guest under QEMU TCG with this tree's
-// agent as init and drives a container lifecycle over the virtio-serial
-// channel, with the guest's crun and cgroup v2.
-func TestGuestLifecycle(t *testing.T) {
+// guestVM is a riscv64 guest booted under QEMU TCG with this tree's agent
+// as init, reached over a virtio-serial port.
+type guestVM struct {
+	client *client.Client
+	// exited receives QEMU's exit once, and the receiver puts it back.
+	exited  chan error
+	console string
+}
+
+// bootGuest boots the guest and waits for the agent's first Health.Check
+// reply. It skips tb when QEMU, cpio or the guest assets are missing, and
+// stops QEMU at the end of tb, logging the console if tb failed.
+func bootGuest(tb testing.TB) *guestVM {
+	tb.Helper()
 	qemu, err := exec.LookPath("qemu-system-riscv64")
 	if err != nil {
-		t.Skip("needs qemu-system-riscv64 (Debian package qemu-system-misc)")
+		tb.Skip("needs qemu-system-riscv64 (Debian package qemu-system-misc)")
 	}
 	if _, err := exec.LookPath("cpio"); err != nil {
-		t.Skip("needs cpio")
+		tb.Skip("needs cpio")
 	}
-	kernel, baseInitrd := guestAssets(t)
-	dir := t.TempDir()
-	initrd := overlayInitrd(t, baseInitrd, dir)
+	kernel, baseInitrd := guestAssets(tb)
+	dir := tb.TempDir()
+	initrd := overlayInitrd(tb, baseInitrd, dir)
 
 	socket := filepath.Join(dir, "agent.sock")
-	console := filepath.Join(dir, "console.log")
-	logFile, err := os.Create(console)
+	g := &guestVM{exited: make(chan error, 1), console: filepath.Join(dir, "console.log")}
+	logFile, err := os.Create(g.console)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	defer func() { _ = logFile.Close() }()
+	tb.Cleanup(func() { _ = logFile.Close() })
 	vm := exec.Command(qemu,
 		"-M", "virt", "-cpu", "rv64", "-smp", "2", "-m", "512", "-bios", "default", "-nographic", "-no-reboot",
 		"-kernel", kernel, "-initrd", initrd, "-append", "console=ttyS0 agent.log=debug",
@@ -169,39 +179,48 @@ func TestGuestLifecycle(t *testing.T) {
 	)
 	vm.Stdout, vm.Stderr = logFile, logFile
 	if err := vm.Start(); err != nil {
-		t.Fatalf("starting QEMU: %v", err)
+		tb.Fatalf("starting QEMU: %v", err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- vm.Wait() }()
-	defer func() {
+	go func() { g.exited <- vm.Wait() }()
+	tb.Cleanup(func() {
 		select {
-		case err := <-exited:
-			exited <- err
+		case err := <-g.exited:
+			g.exited <- err
 		default:
 			_ = vm.Process.Kill()
-			if err := <-exited; err != nil {
-				t.Logf("QEMU stopped by the test: %v", err)
+			if err := <-g.exited; err != nil {
+				tb.Logf("QEMU stopped by the test: %v", err)
 			}
 		}
-		if t.Failed() {
-			data, _ := os.ReadFile(console)
-			t.Logf("guest console:\n%s", data)
+		if tb.Failed() {
+			data, _ := os.ReadFile(g.console)
+			tb.Logf("guest console:\n%s", data)
 		}
-	}()
+	})
 
-	ctx, cancel := context.WithTimeout(context.Background(), guestBootTimeout+2*time.Minute)
-	defer cancel()
-	bootCtx, bootCancel := context.WithTimeout(ctx, guestBootTimeout)
+	bootCtx, bootCancel := context.WithTimeout(context.Background(), guestBootTimeout)
+	defer bootCancel()
 	c, err := client.Dial(bootCtx, "unix://"+socket)
 	if err == nil {
 		// The first Check waits in the port's buffer until the agent opens it.
 		_, err = c.Health.Check(bootCtx, &grpc.CheckRequest{})
 	}
-	bootCancel()
 	if err != nil {
-		t.Fatalf("agent did not answer Health.Check: %v", err)
+		tb.Fatalf("agent did not answer Health.Check: %v", err)
 	}
-	defer func() { _ = c.Close() }()
+	tb.Cleanup(func() { _ = c.Close() })
+	g.client = c
+	return g
+}
+
+// TestGuestLifecycle boots a riscv64 guest under QEMU TCG with this tree's
+// agent as init and drives a container lifecycle over the virtio-serial
+// channel, with the guest's crun and cgroup v2.
+func TestGuestLifecycle(t *testing.T) {
+	g := bootGuest(t)
+	c, exited := g.client, g.exited
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 	a := c.AgentService
 	t.Logf("agent RSS idle: %s bytes", agentRSS(ctx, t, c))
 

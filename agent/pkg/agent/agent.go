@@ -120,15 +120,20 @@ func Run(ctx context.Context, opts Options) error {
 	// Without an OCI runtime the agent still serves Health and the guest
 	// methods, and CreateContainer explains what is missing.
 	runtimePath, err := container.FindRuntime(cfg.OCIRuntime)
+	runtimeCommand := runtimePath
 	if err != nil {
 		log.WithError(err).Error("no OCI runtime: containers cannot be created")
+	} else if sealed, err := container.SealRuntime(runtimePath); err != nil {
+		log.WithError(err).WithField("runtime", runtimePath).Warn("OCI runtime selected, but it runs from its file and copies itself on every call")
 	} else {
-		log.WithField("runtime", runtimePath).Info("OCI runtime selected")
+		runtimeCommand = sealed
+		log.WithFields(logrus.Fields{"runtime": runtimePath, "command": sealed}).Info("OCI runtime selected and sealed in memory")
 	}
 
 	sb := sandbox.New(sandbox.Config{
 		Runtime: container.Runtime{
-			Command:    runtimePath,
+			Command:    runtimeCommand,
+			Binary:     runtimePath,
 			StateRoot:  filepath.Join(opts.StateDir, "oci"),
 			BundleRoot: filepath.Join(opts.StateDir, "bundles"),
 			Reaper:     rp,

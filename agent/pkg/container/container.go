@@ -97,7 +97,7 @@ func Create(ctx context.Context, rt *Runtime, id string, spec *specs.Spec) (*Con
 	if err := c.runc.Create(ctx, id, bundle, opts); err != nil {
 		watch.Cancel()
 		streams.close()
-		return nil, fmt.Errorf("creating container %s with %s: %w%s", id, rt.Command, err, c.runtimeError())
+		return nil, fmt.Errorf("creating container %s with %s: %w%s", id, rt.name(), err, c.runtimeError())
 	}
 
 	pid, err := readPidFile(pidFile)

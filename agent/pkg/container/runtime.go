@@ -14,8 +14,11 @@ import (
 // Runtime is the OCI runtime and the directories that every container of the
 // sandbox shares.
 type Runtime struct {
-	// Command is the path of runc or crun.
+	// Command is the path that executes runc or crun: the binary's file, or
+	// its sealed copy from SealRuntime.
 	Command string
+	// Binary is the runtime's file, named in messages. Empty means Command.
+	Binary string
 	// StateRoot is the runtime's --root directory.
 	StateRoot string
 	// BundleRoot contains one bundle directory per container.
@@ -54,6 +57,14 @@ func FindRuntime(name string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("no OCI runtime found in PATH (tried %v): install runc or crun in the guest image, or set agent.oci_runtime", candidates)
+}
+
+// name returns the runtime's file for messages.
+func (rt *Runtime) name() string {
+	if rt.Binary != "" {
+		return rt.Binary
+	}
+	return rt.Command
 }
 
 // bundleDir returns the bundle directory of container id.
