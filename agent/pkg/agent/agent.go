@@ -120,20 +120,18 @@ func Run(ctx context.Context, opts Options) error {
 	// Without an OCI runtime the agent still serves Health and the guest
 	// methods, and CreateContainer explains what is missing.
 	runtimePath, err := container.FindRuntime(cfg.OCIRuntime)
-	runtimeCommand := runtimePath
+	var sealed func() string
 	if err != nil {
 		log.WithError(err).Error("no OCI runtime: containers cannot be created")
-	} else if sealed, err := container.SealRuntime(runtimePath); err != nil {
-		log.WithError(err).WithField("runtime", runtimePath).Warn("OCI runtime selected, but it runs from its file and copies itself on every call")
 	} else {
-		runtimeCommand = sealed
-		log.WithFields(logrus.Fields{"runtime": runtimePath, "command": sealed}).Info("OCI runtime selected and sealed in memory")
+		log.WithField("runtime", runtimePath).Info("OCI runtime selected")
+		sealed = container.SealInBackground(runtimePath, log)
 	}
 
 	sb := sandbox.New(sandbox.Config{
 		Runtime: container.Runtime{
-			Command:    runtimeCommand,
-			Binary:     runtimePath,
+			Command:    runtimePath,
+			Sealed:     sealed,
 			StateRoot:  filepath.Join(opts.StateDir, "oci"),
 			BundleRoot: filepath.Join(opts.StateDir, "bundles"),
 			Reaper:     rp,

@@ -72,7 +72,7 @@ func Create(ctx context.Context, rt *Runtime, id string, spec *specs.Spec) (*Con
 		rt:     rt,
 		log:    rt.Log.WithField("container", id),
 		runc: &runc.Runc{
-			Command:   rt.Command,
+			Command:   rt.command(),
 			Root:      rt.StateRoot,
 			Log:       filepath.Join(bundle, "runtime-log.json"),
 			LogFormat: runc.JSON,
@@ -97,7 +97,7 @@ func Create(ctx context.Context, rt *Runtime, id string, spec *specs.Spec) (*Con
 	if err := c.runc.Create(ctx, id, bundle, opts); err != nil {
 		watch.Cancel()
 		streams.close()
-		return nil, fmt.Errorf("creating container %s with %s: %w%s", id, rt.name(), err, c.runtimeError())
+		return nil, fmt.Errorf("creating container %s with %s: %w%s", id, rt.Command, err, c.runtimeError())
 	}
 
 	pid, err := readPidFile(pidFile)

@@ -14,11 +14,11 @@ import (
 // Runtime is the OCI runtime and the directories that every container of the
 // sandbox shares.
 type Runtime struct {
-	// Command is the path that executes runc or crun: the binary's file, or
-	// its sealed copy from SealRuntime.
+	// Command is the path of runc or crun.
 	Command string
-	// Binary is the runtime's file, named in messages. Empty means Command.
-	Binary string
+	// Sealed, when set, returns the path that executes a sealed copy of
+	// Command (see SealInBackground), or "" to execute Command itself.
+	Sealed func() string
 	// StateRoot is the runtime's --root directory.
 	StateRoot string
 	// BundleRoot contains one bundle directory per container.
@@ -59,10 +59,12 @@ func FindRuntime(name string) (string, error) {
 	return "", fmt.Errorf("no OCI runtime found in PATH (tried %v): install runc or crun in the guest image, or set agent.oci_runtime", candidates)
 }
 
-// name returns the runtime's file for messages.
-func (rt *Runtime) name() string {
-	if rt.Binary != "" {
-		return rt.Binary
+// command returns the path to execute for the runtime.
+func (rt *Runtime) command() string {
+	if rt.Sealed != nil {
+		if sealed := rt.Sealed(); sealed != "" {
+			return sealed
+		}
 	}
 	return rt.Command
 }

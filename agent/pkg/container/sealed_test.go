@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 )
 
@@ -63,5 +64,26 @@ func TestSealRuntimeMissing(t *testing.T) {
 	_, err := SealRuntime("/nonexistent/crun")
 	if err == nil || !strings.Contains(err.Error(), "/nonexistent/crun") {
 		t.Errorf("error = %v, want one naming /nonexistent/crun", err)
+	}
+}
+
+func TestSealInBackground(t *testing.T) {
+	binary, err := exec.LookPath("true")
+	if err != nil {
+		t.Skip("needs true(1) in PATH")
+	}
+	log := logrus.NewEntry(logrus.New())
+
+	sealed := SealInBackground(binary, log)
+	first := sealed()
+	if !strings.HasPrefix(first, "/proc/self/fd/") {
+		t.Fatalf("sealed() = %q, want /proc/self/fd/N", first)
+	}
+	if again := sealed(); again != first {
+		t.Errorf("second call = %q, want %q again", again, first)
+	}
+
+	if missing := SealInBackground("/nonexistent/crun", log)(); missing != "" {
+		t.Errorf("sealed() for a missing runtime = %q, want \"\"", missing)
 	}
 }
