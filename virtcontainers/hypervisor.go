@@ -88,6 +88,9 @@ type SharedFSInfo struct {
 	Tag string
 	// HostPath is the host directory shared with the guest.
 	HostPath string
+	// Msize9p is the 9p packet payload in bytes for a virtio-9p share; 0
+	// leaves the guest kernel's default.
+	Msize9p uint32
 }
 
 // BlockDevice is a host file or block device to attach to the guest.

@@ -205,7 +205,11 @@ func (q *Qemu) SharedFS() (SharedFSInfo, bool) {
 	if q.machine.sharedFS == SharedFSNone {
 		return SharedFSInfo{}, false
 	}
-	return SharedFSInfo{Type: q.machine.sharedFS, Tag: sharedFSTag, HostPath: q.sharedDirPath()}, true
+	info := SharedFSInfo{Type: q.machine.sharedFS, Tag: sharedFSTag, HostPath: q.sharedDirPath()}
+	if info.Type == SharedFS9P {
+		info.Msize9p = q.cfg.Msize9p
+	}
+	return info, true
 }
 
 func (q *Qemu) sharedDirPath() string {

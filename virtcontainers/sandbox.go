@@ -213,6 +213,9 @@ func sharedFSStorage(fs SharedFSInfo) AgentStorage {
 	case SharedFS9P:
 		st.Driver, st.FSType = "9p", "9p"
 		st.Options = []string{"trans=virtio", "version=9p2000.L", "cache=mmap"}
+		if fs.Msize9p != 0 {
+			st.Options = append(st.Options, fmt.Sprintf("msize=%d", fs.Msize9p))
+		}
 	default:
 		st.Driver, st.FSType = "virtio-fs", "virtiofs"
 		st.Options = []string{"nodev"}

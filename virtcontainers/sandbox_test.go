@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -496,5 +497,31 @@ func TestCleanupSandboxUnmountsContainerMounts(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Dir(paths.SharedDir(id))); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("shared directory left behind (stat error %v)", err)
+	}
+}
+
+func TestSharedFSStorageOptions(t *testing.T) {
+	cases := []struct {
+		name string
+		fs   SharedFSInfo
+		want []string
+	}{
+		{"9p with msize", SharedFSInfo{Type: SharedFS9P, Tag: sharedFSTag, Msize9p: 131072},
+			[]string{"trans=virtio", "version=9p2000.L", "cache=mmap", "msize=131072"}},
+		{"9p with the kernel's msize", SharedFSInfo{Type: SharedFS9P, Tag: sharedFSTag},
+			[]string{"trans=virtio", "version=9p2000.L", "cache=mmap"}},
+		{"virtio-fs", SharedFSInfo{Type: SharedFSVirtioFS, Tag: sharedFSTag},
+			[]string{"nodev"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			st := sharedFSStorage(c.fs)
+			if !slices.Equal(st.Options, c.want) {
+				t.Errorf("options = %q, want %q", st.Options, c.want)
+			}
+			if st.Source != sharedFSTag {
+				t.Errorf("source = %q, want the tag %q", st.Source, sharedFSTag)
+			}
+		})
 	}
 }

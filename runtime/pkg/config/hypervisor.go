@@ -22,7 +22,10 @@ const (
 	DefaultMemoryMiB   = 2048
 	DefaultMemorySlots = 10
 	DefaultBridges     = 1
-	DefaultMsize9p     = 8192
+	// DefaultMsize9p is the Linux 9p client's own default. With upstream
+	// Kata's 8192, a cold start's container program printed its output about
+	// 80 ms later under TCG (measured with a 2.4 MiB static binary).
+	DefaultMsize9p = 128 << 10
 
 	// MaxVCPUs is the hart limit of QEMU's riscv64 virt machine
 	// (VIRT_CPUS_MAX, 512 since QEMU 7.0), also upstream Kata's riscv64 limit.
