@@ -2,7 +2,6 @@ package container
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -13,7 +12,7 @@ import (
 )
 
 // runtimeSeals make a memfd immutable: no further seals, no shrinking, no
-// growing and no writes. crun skips its own copy when /proc/self/exe carries
+// growing and no writes. crun skips its own copy when /proc/self/exe has
 // exactly these seals.
 const runtimeSeals = unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
 
@@ -26,11 +25,12 @@ const sealedFDMin = 100
 // the children it starts. The memfd stays open for the agent's lifetime.
 //
 // crun defends against a container overwriting its binary through
-// /proc/self/exe (CVE-2019-5736): unless /proc/self/exe is a sealed memfd, it
-// copies itself into a new memfd and executes that on every invocation, so
-// each create, start, exec or delete loads crun twice. Under an emulated CPU
-// this second load is a large part of a container's start. One sealed copy
-// gives the same protection, because nothing can write to it.
+// /proc/self/exe (CVE-2019-5736): unless it already runs from a protected
+// file, it re-executes itself from a protected copy on every invocation. In
+// a riscv64 guest under TCG, `crun --version` (crun 1.21) took 50 to 60 ms
+// from a sealed memfd and 120 to 125 ms from its file, also when the file
+// was bind-mounted read-only. One sealed copy gives the same protection for
+// every call, because nothing can write to it.
 func SealRuntime(path string) (string, error) {
 	src, err := os.Open(path)
 	if err != nil {
@@ -45,8 +45,21 @@ func SealRuntime(path string) (string, error) {
 	memfd := os.NewFile(uintptr(fd), "memfd copy of "+path)
 	defer memfd.Close()
 
-	if _, err := io.Copy(memfd, src); err != nil {
-		return "", fmt.Errorf("copying OCI runtime %s into a memfd: %w", path, err)
+	// sendfile copies inside the kernel: under TCG it took 31 to 35 ms for
+	// crun, where io.Copy took 58 to 106 ms.
+	info, err := src.Stat()
+	if err != nil {
+		return "", fmt.Errorf("reading the size of OCI runtime %s: %w", path, err)
+	}
+	for left := info.Size(); left > 0; {
+		n, err := unix.Sendfile(int(memfd.Fd()), int(src.Fd()), nil, int(left))
+		if err != nil {
+			return "", fmt.Errorf("copying OCI runtime %s into a memfd: %w", path, err)
+		}
+		if n == 0 {
+			return "", fmt.Errorf("copying OCI runtime %s into a memfd: the file ended %d bytes short of its size", path, left)
+		}
+		left -= int64(n)
 	}
 	if _, err := unix.FcntlInt(memfd.Fd(), unix.F_ADD_SEALS, runtimeSeals); err != nil {
 		return "", fmt.Errorf("sealing the memfd copy of OCI runtime %s: %w", path, err)
@@ -63,7 +76,7 @@ func SealRuntime(path string) (string, error) {
 // SealInBackground starts SealRuntime for path and returns a function that
 // waits for it and returns the sealed copy's path, or "" when sealing failed,
 // which it logs. The copy takes tens of milliseconds under TCG, so the agent
-// makes it while the runtime connects rather than before it answers.
+// makes it while the runtime connects rather than before it serves requests.
 func SealInBackground(path string, log *logrus.Entry) func() string {
 	done := make(chan string, 1)
 	go func() {
