@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -50,7 +51,10 @@ func main() {
 		return
 	}
 
-	logrus.SetFormatter(&logrus.TextFormatter{FullTimestamp: true})
+	// The console is a terminal, which would get colour codes by default,
+	// and the runtime keeps it as a log file. Request timings need the
+	// sub-second part of the time.
+	logrus.SetFormatter(&logrus.TextFormatter{FullTimestamp: true, TimestampFormat: time.RFC3339Nano, DisableColors: true})
 	logrus.SetOutput(os.Stderr)
 
 	if err := agent.Run(context.Background(), opts); err != nil {
