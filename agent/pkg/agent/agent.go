@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"time"
 
 	runc "github.com/containerd/go-runc"
 	"github.com/sirupsen/logrus"
@@ -200,11 +201,13 @@ func prepareGuest(log *logrus.Entry, modules *kmod.Loader, n *network.Network, m
 	if err != nil {
 		log.WithError(err).Error("failed to read the list of kernel modules")
 	}
+	start := time.Now()
 	for _, name := range names {
 		if err := modules.Load(name, nil); err != nil {
 			log.WithError(err).WithField("module", name).Error("failed to load a kernel module")
 		}
 	}
+	log.WithFields(logrus.Fields{"modules": names, "duration": time.Since(start)}).Info("kernel modules loaded")
 	if n != nil {
 		if err := n.SetLoopbackUp(); err != nil {
 			log.WithError(err).Error("failed to bring up loopback")
