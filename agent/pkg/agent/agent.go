@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"time"
 
 	runc "github.com/containerd/go-runc"
@@ -114,8 +115,9 @@ func Run(ctx context.Context, opts Options) error {
 		defer nw.Close()
 	}
 
+	var onDemand *kmod.OnDemand
 	if initDaemon {
-		prepareGuest(log, modules, nw, opts.ModulesLoadDir)
+		onDemand = prepareGuest(log, modules, nw, opts.ModulesLoadDir)
 	}
 
 	// Without an OCI runtime the agent still serves Health and the guest
@@ -143,6 +145,7 @@ func Run(ctx context.Context, opts Options) error {
 		SetHostname: opts.SetHostname,
 		Cgroups:     cgroupstats.Paths{Proc: opts.ProcDir, Cgroup: opts.CgroupDir},
 		Modules:     modules,
+		OnDemand:    onDemand,
 		Sysfs:       opts.SysDir,
 	}, log)
 
@@ -153,6 +156,7 @@ func Run(ctx context.Context, opts Options) error {
 		Sandbox:    sb,
 		Sysfs:      guest.Sysfs(opts.SysDir),
 		Network:    nw,
+		OnDemand:   onDemand,
 		Metrics:    metrics.New(sb.Containers),
 		OnDestroy:  func() { close(destroyed) },
 		Log:        log.WithField("subsystem", "rpc"),
@@ -163,6 +167,11 @@ func Run(ctx context.Context, opts Options) error {
 	}
 
 	addr := channel.Select(cfg.ServerAddr, config.DefaultSerialPort, config.DefaultVsockAddr, opts.SysDir)
+	if strings.HasPrefix(addr, channel.SchemeVsock+"://") {
+		if err := onDemand.Need(vsockTransportModule); err != nil {
+			log.WithError(err).Error("failed to load the vsock transport; listening on vsock may fail")
+		}
+	}
 	l, err := channel.Listen(addr, log.WithField("subsystem", "channel"))
 	if err != nil {
 		return err
@@ -193,24 +202,43 @@ func Run(ctx context.Context, opts Options) error {
 	return err
 }
 
-// prepareGuest does what systemd would: load the kernel modules the image
-// lists and bring up loopback. Failures are logged, because the agent can
-// still serve requests without them.
-func prepareGuest(log *logrus.Entry, modules *kmod.Loader, n *network.Network, modulesLoadDir string) {
+// bootModules are the listed kernel modules that the agent loads before it
+// serves: devices on virtio-mmio transports, the agent channel's included,
+// appear only once virtio_mmio is loaded.
+var bootModules = map[string]bool{"virtio_mmio": true}
+
+// vsockTransportModule is the guest side of vhost-vsock, which the agent
+// loads before it listens on a vsock channel.
+const vsockTransportModule = "vmw_vsock_virtio_transport"
+
+// prepareGuest does what systemd would: load the kernel modules the agent
+// needs to serve and bring up loopback. It returns the other modules the
+// image lists, for loading when a request first needs them. Failures are
+// logged, because the agent can still serve requests without them.
+func prepareGuest(log *logrus.Entry, modules *kmod.Loader, n *network.Network, modulesLoadDir string) *kmod.OnDemand {
 	names, err := kmod.ModulesLoadD(modulesLoadDir)
 	if err != nil {
 		log.WithError(err).Error("failed to read the list of kernel modules")
 	}
+
+	var deferred []string
 	start := time.Now()
 	for _, name := range names {
+		if !bootModules[name] {
+			deferred = append(deferred, name)
+			continue
+		}
 		if err := modules.Load(name, nil); err != nil {
 			log.WithError(err).WithField("module", name).Error("failed to load a kernel module")
 		}
 	}
-	log.WithFields(logrus.Fields{"modules": names, "duration": time.Since(start)}).Info("kernel modules loaded")
+	log.WithFields(logrus.Fields{"deferred": deferred, "duration": time.Since(start)}).Info("boot kernel modules loaded")
+
 	if n != nil {
 		if err := n.SetLoopbackUp(); err != nil {
 			log.WithError(err).Error("failed to bring up loopback")
 		}
 	}
+	load := func(name string) error { return modules.Load(name, nil) }
+	return kmod.NewOnDemand(load, deferred, log.WithField("subsystem", "kmod"))
 }

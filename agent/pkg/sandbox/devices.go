@@ -27,6 +27,13 @@ func (s *Sandbox) applyDevices(ctx context.Context, spec *specs.Spec, devices []
 		if !blockDeviceTypes[d.Type] {
 			return fmt.Errorf("device %s of type %q: %w", d.Id, d.Type, errdefs.ErrUnimplemented)
 		}
+		modules := []string{"virtio_blk"}
+		if d.Type == storage.DriverMmioBlk {
+			modules = []string{"virtio_mmio", "virtio_blk"}
+		}
+		if err := s.cfg.OnDemand.Need(modules...); err != nil {
+			return fmt.Errorf("device %s: %w", d.Id, err)
+		}
 		source := d.VmPath
 		if source == "" {
 			source = d.Id

@@ -36,6 +36,9 @@ type Config struct {
 	SetHostname bool
 	Cgroups     cgroupstats.Paths
 	Modules     *kmod.Loader
+	// OnDemand loads the guest image's listed modules that storages and
+	// devices need, on first use; nil when the init system loaded them.
+	OnDemand *kmod.OnDemand
 	// Sysfs is the sysfs mount, /sys in the guest, for finding hot-plugged
 	// block devices.
 	Sysfs string
@@ -223,6 +226,9 @@ func (s *Sandbox) mountStorages(ctx context.Context, storages []*grpc.Storage) (
 			s.mounts[st.MountPoint]++
 			mounted = append(mounted, st.MountPoint)
 			continue
+		}
+		if err := s.cfg.OnDemand.Need(storage.Modules(st)...); err != nil {
+			return nil, fmt.Errorf("storage %s at %s: %w", st.Source, st.MountPoint, err)
 		}
 		if err := storage.Mount(ctx, st, s.cfg.Sysfs); err != nil {
 			return nil, err

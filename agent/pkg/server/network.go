@@ -9,10 +9,22 @@ import (
 	"github.com/kata-riscv64/kata-riscv64/agent/protocols/types"
 )
 
+// netModules are the listed kernel modules that the guest's network
+// interfaces need: the devices appear only once the driver is loaded.
+var netModules = []string{"virtio_net"}
+
+// loadNetModules loads netModules on the first network request.
+func (s *Service) loadNetModules() error {
+	return s.cfg.OnDemand.Need(netModules...)
+}
+
 // UpdateInterface configures one interface of the guest.
 func (s *Service) UpdateInterface(ctx context.Context, req *grpc.UpdateInterfaceRequest) (*types.Interface, error) {
 	if s.cfg.Network == nil {
 		return nil, unimplemented("UpdateInterface")
+	}
+	if err := s.loadNetModules(); err != nil {
+		return nil, err
 	}
 	return s.cfg.Network.UpdateInterface(req.Interface)
 }
@@ -21,6 +33,9 @@ func (s *Service) UpdateInterface(ctx context.Context, req *grpc.UpdateInterface
 func (s *Service) UpdateRoutes(ctx context.Context, req *grpc.UpdateRoutesRequest) (*grpc.Routes, error) {
 	if s.cfg.Network == nil {
 		return nil, unimplemented("UpdateRoutes")
+	}
+	if err := s.loadNetModules(); err != nil {
+		return nil, err
 	}
 	var routes []*types.Route
 	if req.Routes != nil {
@@ -38,6 +53,9 @@ func (s *Service) ListInterfaces(ctx context.Context, req *grpc.ListInterfacesRe
 	if s.cfg.Network == nil {
 		return nil, unimplemented("ListInterfaces")
 	}
+	if err := s.loadNetModules(); err != nil {
+		return nil, err
+	}
 	ifaces, err := s.cfg.Network.ListInterfaces()
 	if err != nil {
 		return nil, err
@@ -50,6 +68,9 @@ func (s *Service) ListRoutes(ctx context.Context, req *grpc.ListRoutesRequest) (
 	if s.cfg.Network == nil {
 		return nil, unimplemented("ListRoutes")
 	}
+	if err := s.loadNetModules(); err != nil {
+		return nil, err
+	}
 	routes, err := s.cfg.Network.ListRoutes()
 	if err != nil {
 		return nil, err
@@ -61,6 +82,9 @@ func (s *Service) ListRoutes(ctx context.Context, req *grpc.ListRoutesRequest) (
 func (s *Service) AddARPNeighbors(ctx context.Context, req *grpc.AddARPNeighborsRequest) (*emptypb.Empty, error) {
 	if s.cfg.Network == nil {
 		return nil, unimplemented("AddARPNeighbors")
+	}
+	if err := s.loadNetModules(); err != nil {
+		return empty, err
 	}
 	var neighbors []*types.ARPNeighbor
 	if req.Neighbors != nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/kata-riscv64/kata-riscv64/agent/pkg/errdefs"
 	"github.com/kata-riscv64/kata-riscv64/agent/pkg/guest"
+	"github.com/kata-riscv64/kata-riscv64/agent/pkg/kmod"
 	"github.com/kata-riscv64/kata-riscv64/agent/pkg/metrics"
 	"github.com/kata-riscv64/kata-riscv64/agent/pkg/network"
 	"github.com/kata-riscv64/kata-riscv64/agent/pkg/sandbox"
@@ -38,7 +39,10 @@ type Config struct {
 	// Network is nil when netlink is not available; the network methods
 	// then fail with Unimplemented.
 	Network *network.Network
-	Metrics *metrics.Metrics
+	// OnDemand loads virtio_net when a network request first comes; nil
+	// when the init system loaded it.
+	OnDemand *kmod.OnDemand
+	Metrics  *metrics.Metrics
 	// OnDestroy runs after the reply to DestroySandbox; the agent powers the
 	// guest off there when it is PID 1.
 	OnDestroy func()
