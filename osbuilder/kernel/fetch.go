@@ -223,8 +223,8 @@ func (o Options) install(ctx context.Context, scratch, out string) (Result, erro
 	}
 
 	conf := "# Kernel modules a Kata sandbox needs, written by osbuilder kernel.\n" +
-		"# systemd-modules-load loads them in systemd guests; in agent-init guests\n" +
-		"# the agent loads them, dependencies first, as listed in modules.dep.\n" +
+		"# systemd-modules-load loads them in systemd guests. In agent-init guests\n" +
+		"# the agent loads each, dependencies first, when a request needs it.\n" +
 		strings.Join(toLoad, "\n") + "\n"
 	confPath := filepath.Join(out, ModulesTree, "etc/modules-load.d/kata.conf")
 	if err := os.MkdirAll(filepath.Dir(confPath), 0o755); err != nil {

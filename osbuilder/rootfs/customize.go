@@ -11,8 +11,9 @@ import (
 )
 
 // ModulesLoadConf is the modules-load.d file listing the kernel modules a
-// sandbox needs. systemd-modules-load reads it in systemd guests; in
-// agent-init guests the agent loads the modules it names.
+// sandbox needs. systemd-modules-load reads it in systemd guests. In
+// agent-init guests the agent loads the modules it names when a request
+// first needs them.
 const ModulesLoadConf = "/etc/modules-load.d/kata.conf"
 
 // customizeSystemd turns an mmdebstrap tree into a systemd guest: the agent
