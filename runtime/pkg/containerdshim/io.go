@@ -27,6 +27,8 @@ type processIO struct {
 	streams vc.ProcessStreams
 
 	stdinFifo io.ReadCloser
+	// stdinDone is closed when the stdin copy has ended; nil without stdin.
+	stdinDone chan struct{}
 	// outputDone is closed once stdout and stderr reached EOF.
 	outputDone chan struct{}
 
@@ -36,6 +38,10 @@ type processIO struct {
 // drainTimeout bounds how long an exited process's output is awaited: a
 // daemon the process left behind may hold its stdout open for ever.
 const drainTimeout = 10 * time.Second
+
+// stdinDrainTimeout bounds how long CloseIO waits for the stdin copy to
+// reach the end of the fifo before it closes the fifo.
+const stdinDrainTimeout = 5 * time.Second
 
 // startIO opens the fifos of p and starts the copies. It returns once the
 // fifos are open, so that a missing reader is an error of Start, not a hang.
@@ -81,7 +87,9 @@ func startIO(ctx context.Context, log *logrus.Entry, p *process, streams vc.Proc
 			return nil, fmt.Errorf("opening stdin fifo %s: %w", p.stdio.stdin, err)
 		}
 		pio.stdinFifo = r
+		pio.stdinDone = make(chan struct{})
 		go func() {
+			defer close(pio.stdinDone)
 			if _, err := io.Copy(streams.Stdin, r); err != nil {
 				log.WithError(err).Debug("copying stdin stopped")
 			}
@@ -100,7 +108,27 @@ func (pio *processIO) closeStdin() {
 	})
 }
 
-// closeStdinFifo ends the stdin copy for containerd's CloseIO. The copy
+// finishStdin serves containerd's CloseIO, which the client sends after it
+// has written its last stdin byte and closed its end of the fifo. The data
+// may still sit in the fifo, so the copy reads on to the end of the fifo
+// and then closes stdin in the guest. Closing the fifo at once lost that
+// data: a process reading stdin saw an empty input. Only a copy that does
+// not end within stdinDrainTimeout, because another writer holds the fifo
+// open, has the fifo closed under it.
+func (pio *processIO) finishStdin() {
+	if pio.stdinFifo == nil {
+		pio.closeStdin()
+		return
+	}
+	select {
+	case <-pio.stdinDone:
+	case <-time.After(stdinDrainTimeout):
+		pio.log.Warn("stdin fifo still open for writing after CloseIO; closing it")
+		pio.stdinFifo.Close()
+	}
+}
+
+// closeStdinFifo ends the stdin copy of an exited process. The copy
 // goroutine then closes stdin in the guest.
 func (pio *processIO) closeStdinFifo() {
 	if pio.stdinFifo != nil {

@@ -122,7 +122,7 @@ func (s *service) CloseIO(ctx context.Context, r *taskAPI.CloseIORequest) (*empt
 	pio := p.io
 	p.mu.Unlock()
 	if r.Stdin && pio != nil {
-		pio.closeStdinFifo()
+		pio.finishStdin()
 	}
 	return &emptypb.Empty{}, nil
 }
