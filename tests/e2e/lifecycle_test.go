@@ -118,11 +118,8 @@ func TestKataTaskLifecycle(t *testing.T) {
 // the sandbox is gone after its container is deleted.
 func (s *kataStack) killAndCheckStatus(ctx context.Context, t *testing.T, id, signal string, want int) {
 	t.Helper()
-	if out, code := s.ctr.Run(ctx, "", "task", "kill", "-s", signal, id); code != 0 {
-		t.Fatalf("ctr task kill -s %s %s: exit %d:\n%s", signal, id, code, out)
-	}
 	start := time.Now()
-	if err := s.ctr.WaitStopped(ctx, id, 2*time.Minute); err != nil {
+	if err := s.ctr.SignalUntilStopped(ctx, id, signal, 2*time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("%s stopped %s after %s", id, time.Since(start).Round(time.Millisecond), signal)

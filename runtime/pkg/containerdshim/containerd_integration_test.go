@@ -251,10 +251,9 @@ func TestContainerdTaskLifecycle(t *testing.T) {
 
 	t.Run("SIGTERM", func(t *testing.T) {
 		s.runDetached(ctx, "kata-term")
-		if out, code := s.ctr.Run(ctx, "", "task", "kill", "-s", "SIGTERM", "kata-term"); code != 0 {
-			t.Fatalf("ctr task kill SIGTERM: exit %d:\n%s", code, out)
+		if err := s.ctr.SignalUntilStopped(ctx, "kata-term", "SIGTERM", 60*time.Second); err != nil {
+			t.Fatal(err)
 		}
-		s.waitStopped(ctx, t, "kata-term")
 	})
 
 	t.Run("SIGKILL", func(t *testing.T) {

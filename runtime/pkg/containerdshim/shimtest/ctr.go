@@ -114,6 +114,31 @@ func (c *Ctr) WaitStopped(ctx context.Context, id string, timeout time.Duration)
 	}
 }
 
+// signalResend is how often SignalUntilStopped repeats the signal.
+const signalResend = 5 * time.Second
+
+// SignalUntilStopped sends signal to task id, again every signalResend,
+// until the task stops or timeout passes. The task's process is PID 1 of
+// its PID namespace, and the kernel drops a signal that such a process has
+// no handler for yet. A signal sent while the program is still starting up
+// can therefore be lost, in a Kata guest as with runc on a host.
+func (c *Ctr) SignalUntilStopped(ctx context.Context, id, signal string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		if out, code := c.Run(ctx, "", "task", "kill", "-s", signal, id); code != 0 {
+			// A task that stopped since the last check rejects the signal.
+			if c.WaitStopped(ctx, id, 0) == nil {
+				return nil
+			}
+			return fmt.Errorf("ctr task kill -s %s %s: exit %d:\n%s", signal, id, code, out)
+		}
+		err := c.WaitStopped(ctx, id, min(signalResend, time.Until(deadline)))
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+	}
+}
+
 // nonZeroExitRE matches the warning with which `ctr task delete` (containerd
 // 1.6 and 1.7) reports a task's non-zero exit status. It prints nothing for
 // status 0, and exits 0 in both cases.
