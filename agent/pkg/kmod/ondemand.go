@@ -10,7 +10,7 @@ import (
 )
 
 // OnDemand loads listed kernel modules the first time a request needs them
-// instead of at boot. Under TCG each module took about 55 ms to load, and a
+// instead of at boot. Under TCG each module took 55 to 80 ms to load, and a
 // sandbox on a 9p share and the serial channel never uses the block, ext4,
 // network or vsock modules that the guest image lists.
 //
@@ -24,8 +24,8 @@ type OnDemand struct {
 	pending map[string]bool
 }
 
-// NewOnDemand returns an OnDemand that loads each of names with load when
-// Need first asks for it.
+// NewOnDemand returns an OnDemand that loads each of names with load the
+// first time Need is called with it.
 func NewOnDemand(load func(name string) error, names []string, log *logrus.Entry) *OnDemand {
 	pending := make(map[string]bool, len(names))
 	for _, n := range names {
