@@ -1,6 +1,8 @@
 package containerdshim
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -45,4 +47,65 @@ func fdFlags(t *testing.T, fd int) int {
 		t.Fatalf("F_GETFD on fd %d: %v", fd, err)
 	}
 	return flags
+}
+
+func TestRedirectToFifo(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log")
+	if err := unix.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	// Without a reader the redirect must fail at once rather than block.
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(p[0])
+	defer unix.Close(p[1])
+	if err := redirectToFifo(path, p[1]); err == nil {
+		t.Fatal("redirect succeeded without a reader on the fifo")
+	}
+
+	r, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := redirectToFifo(path, p[1]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := unix.Write(p[1], []byte("early failure\n")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	n, err := r.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(buf[:n]); got != "early failure\n" {
+		t.Errorf("fifo got %q, want the line written to the redirected fd", got)
+	}
+}
+
+func TestRedirectToFifoRegularFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log")
+	if err := os.WriteFile(path, []byte("user data\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(p[0])
+	defer unix.Close(p[1])
+
+	if err := redirectToFifo(path, p[1]); err == nil {
+		t.Fatal("redirect onto a regular file succeeded")
+	}
+	if _, err := unix.Write(p[1], []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(path); string(data) != "user data\n" {
+		t.Errorf("regular file now holds %q", data)
+	}
 }
