@@ -42,10 +42,9 @@ func MarkInheritedFDsCloseOnExec() error {
 // RedirectStderrToLog points the shim's stderr at the log fifo in the
 // bundle directory (the working directory), which containerd reads into its
 // own log. containerd's shim library does the same once its logger is set
-// up, but an error before that, such as a failure to reach containerd's
-// ttrpc socket, would otherwise go to /dev/null: the shim would exit
-// without a trace and containerd would only see its socket refuse
-// connections. Without a reader on the fifo it does nothing.
+// up. An error before that would otherwise go to /dev/null, so the shim
+// would exit without a trace and containerd would only see its socket
+// refuse connections. Without a reader on the fifo it does nothing.
 func RedirectStderrToLog() {
 	_ = redirectToFifo("log", int(os.Stderr.Fd()))
 }
