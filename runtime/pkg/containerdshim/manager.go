@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"syscall"
 	"time"
@@ -74,7 +75,7 @@ func (s *service) StartShim(ctx context.Context, opts shim.StartOpts) (_ string,
 		return "", err
 	}
 
-	cmd, err := shim.Command(ctx, &shim.CommandConfig{
+	cmd, err := serveCommand(ctx, &shim.CommandConfig{
 		Runtime:      os.Args[0],
 		Address:      opts.Address,
 		TTRPCAddress: opts.TTRPCAddress,
@@ -101,6 +102,18 @@ func (s *service) StartShim(ctx context.Context, opts shim.StartOpts) (_ string,
 		return "", fmt.Errorf("adjusting the OOM score of shim process %d: %w", cmd.Process.Pid, err)
 	}
 	return address, nil
+}
+
+// serveCommand returns the command of the serving shim. shim.Command makes
+// it with exec.CommandContext, and the shim library cancels the start
+// action's context as the start process returns, so Go's exec would kill
+// the new shim with SIGKILL if it got to run before the start process
+// exited. In the slow emulated host that happened in a few of a hundred
+// starts: containerd then found the shim's socket refusing connections.
+// The serving shim must outlive the start process, so its command gets a
+// context that is never cancelled.
+func serveCommand(ctx context.Context, config *shim.CommandConfig) (*exec.Cmd, error) {
+	return shim.Command(context.WithoutCancel(ctx), config)
 }
 
 func shimArgs(id string, debug bool) []string {

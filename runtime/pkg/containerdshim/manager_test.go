@@ -1,11 +1,16 @@
 package containerdshim
 
 import (
+	"context"
 	"errors"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/containerd/containerd/namespaces"
+	"github.com/containerd/containerd/runtime/v2/shim"
 )
 
 // writeAddress writes a bundle's address file naming the socket sock and
@@ -69,5 +74,26 @@ func TestRemoveDeadShimSocketKeepsLiveSocket(t *testing.T) {
 func TestRemoveDeadShimSocketWithoutAddressFile(t *testing.T) {
 	if err := removeDeadShimSocket(filepath.Join(t.TempDir(), "address")); err != nil {
 		t.Errorf("removeDeadShimSocket without an address file: %v, want nil", err)
+	}
+}
+
+func TestServeCommandOutlivesStartContext(t *testing.T) {
+	truePath, err := exec.LookPath("true")
+	if err != nil {
+		t.Skip("needs true(1) in PATH")
+	}
+	ctx, cancel := context.WithCancel(namespaces.WithNamespace(context.Background(), "kata-test"))
+	// The start action's context is over by the time the serving shim runs.
+	cancel()
+
+	cmd, err := serveCommand(ctx, &shim.CommandConfig{Runtime: truePath, Address: "/run/containerd/containerd.sock", Path: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting the serving shim after its start context ended: %v", err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("serving shim stand-in: %v", err)
 	}
 }
