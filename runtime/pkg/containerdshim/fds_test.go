@@ -56,12 +56,7 @@ func TestRedirectToFifo(t *testing.T) {
 	}
 
 	// Without a reader the redirect must fail at once rather than block.
-	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(p[0])
-	defer unix.Close(p[1])
+	p := testPipe(t)
 	if err := redirectToFifo(path, p[1]); err == nil {
 		t.Fatal("redirect succeeded without a reader on the fifo")
 	}
@@ -92,12 +87,7 @@ func TestRedirectToFifoRegularFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte("user data\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(p[0])
-	defer unix.Close(p[1])
+	p := testPipe(t)
 
 	if err := redirectToFifo(path, p[1]); err == nil {
 		t.Fatal("redirect onto a regular file succeeded")
@@ -108,4 +98,19 @@ func TestRedirectToFifoRegularFile(t *testing.T) {
 	if data, _ := os.ReadFile(path); string(data) != "user data\n" {
 		t.Errorf("regular file now holds %q", data)
 	}
+}
+
+// testPipe returns a pipe that the test closes at its end. Its write end
+// is the descriptor that redirectToFifo replaces.
+func testPipe(t *testing.T) [2]int {
+	t.Helper()
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		unix.Close(p[0])
+		unix.Close(p[1])
+	})
+	return p
 }
