@@ -2,6 +2,8 @@ package kmod
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -64,7 +66,7 @@ func (d *OnDemand) Need(names ...string) error {
 	return nil
 }
 
-// Pending returns the modules not loaded yet, for logs.
+// Pending returns the modules not loaded yet, in name order, for logs.
 func (d *OnDemand) Pending() []string {
 	if d == nil {
 		return nil
@@ -72,11 +74,7 @@ func (d *OnDemand) Pending() []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 
-	names := make([]string, 0, len(d.pending))
-	for n := range d.pending {
-		names = append(names, n)
-	}
-	return names
+	return slices.Sorted(maps.Keys(d.pending))
 }
 
 // canonicalName spells a module name with '_', as the kernel does for '-'.
