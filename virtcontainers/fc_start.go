@@ -239,15 +239,25 @@ func exitStatus(err error) string {
 	return err.Error()
 }
 
+// fcPollRequestTimeout bounds each GET / of a poll, so that an API that
+// accepts the connection but never answers cannot hold a poll past the
+// boot timeout by the client's own, longer timeout.
+const fcPollRequestTimeout = 500 * time.Millisecond
+
+// describe sends one GET / bounded by fcPollRequestTimeout.
+func (fc *Firecracker) describe(ctx context.Context) (firecracker.InstanceInfo, error) {
+	ctx, cancel := context.WithTimeout(ctx, fcPollRequestTimeout)
+	defer cancel()
+	return fc.client.DescribeInstance(ctx)
+}
+
 // waitForAPI polls GET / until Firecracker serves its API.
 func (fc *Firecracker) waitForAPI(ctx context.Context) error {
 	deadline := time.Now().Add(fc.opts.BootTimeout)
 	attempts := 0
 	for {
 		attempts++
-		reqCtx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-		info, err := fc.client.DescribeInstance(reqCtx)
-		cancel()
+		info, err := fc.describe(ctx)
 		if err == nil {
 			fc.log.WithFields(logrus.Fields{"vmm_version": info.VMMVersion, "attempts": attempts}).Debug("Firecracker API ready")
 			return nil
@@ -262,7 +272,7 @@ func (fc *Firecracker) waitForAPI(ctx context.Context) error {
 func (fc *Firecracker) waitForState(ctx context.Context, want firecracker.InstanceState) error {
 	deadline := time.Now().Add(fc.opts.BootTimeout)
 	for {
-		info, err := fc.client.DescribeInstance(ctx)
+		info, err := fc.describe(ctx)
 		if err == nil && info.State == want {
 			return nil
 		}

@@ -1041,3 +1041,54 @@ func TestFirecrackerThroughHypervisorFactory(t *testing.T) {
 		t.Errorf("SharedFS: got ok=true, want false")
 	}
 }
+
+// TestFirecrackerStatePollBounded checks that a state poll gives up at the
+// boot timeout when the API accepts connections but never answers, instead
+// of waiting for the HTTP client's own, longer timeout on each request.
+func TestFirecrackerStatePollBounded(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "api.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan net.Conn, 64)
+	defer func() {
+		l.Close()
+		for {
+			select {
+			case c := <-accepted:
+				c.Close()
+			default:
+				return
+			}
+		}
+	}()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+
+	fc := &Firecracker{
+		id:     "poll-bounded",
+		opts:   FirecrackerOptions{BootTimeout: 300 * time.Millisecond},
+		client: firecracker.NewClient(sock),
+		exited: make(chan struct{}),
+		log:    logrus.NewEntry(logrus.New()),
+	}
+	done := make(chan error, 1)
+	go func() { done <- fc.waitForState(context.Background(), firecracker.StateRunning) }()
+
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "timed out") {
+			t.Fatalf("waitForState = %v, want a timeout error", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("waitForState still polling 10 s after a 300 ms boot timeout")
+	}
+}
