@@ -1,6 +1,7 @@
 package kmod
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -82,5 +83,55 @@ func TestLoadRejectsBadNames(t *testing.T) {
 	}
 	if err := l.Load("vsock", []string{"--force"}); err == nil {
 		t.Errorf("Load with parameter --force succeeded, want an error")
+	}
+}
+
+// TestLoadWithDepsSkipsHeldModules loads two modules that share their
+// dependencies, with one of those built in, and checks that each module
+// file reaches finit_module once.
+func TestLoadWithDepsSkipsHeldModules(t *testing.T) {
+	modules := t.TempDir()
+	sys := t.TempDir()
+	dep := "kernel/fs/9p/9p.ko: kernel/net/9p/9pnet.ko kernel/fs/netfs/netfs.ko\n" +
+		"kernel/net/9p/9pnet_virtio.ko: kernel/net/9p/9pnet.ko kernel/fs/netfs/netfs.ko\n" +
+		"kernel/net/9p/9pnet.ko: kernel/fs/netfs/netfs.ko\n" +
+		"kernel/fs/netfs/netfs.ko:\n"
+	if err := os.WriteFile(filepath.Join(modules, "modules.dep"), []byte(dep), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"kernel/fs/9p/9p.ko", "kernel/net/9p/9pnet_virtio.ko", "kernel/net/9p/9pnet.ko", "kernel/fs/netfs/netfs.ko"} {
+		full := filepath.Join(modules, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// netfs is built into this kernel: /sys/module lists it from the start.
+	if err := os.Mkdir(filepath.Join(sys, "netfs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	var inserted []string
+	l := &Loader{ModulesDir: modules, SysModuleDir: sys}
+	l.finit = func(fd int, params string, flags int) error {
+		target, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
+		if err != nil {
+			return err
+		}
+		name := moduleName(target)
+		inserted = append(inserted, name)
+		return os.Mkdir(filepath.Join(sys, name), 0o755)
+	}
+
+	for _, name := range []string{"9pnet_virtio", "9p", "9p"} {
+		if err := l.loadWithDeps(name, ""); err != nil {
+			t.Fatalf("loadWithDeps(%s): %v", name, err)
+		}
+	}
+	want := []string{"9pnet", "9pnet_virtio", "9p"}
+	if !reflect.DeepEqual(inserted, want) {
+		t.Errorf("finit_module calls = %q, want %q", inserted, want)
 	}
 }
