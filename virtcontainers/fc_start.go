@@ -240,7 +240,7 @@ func exitStatus(err error) string {
 }
 
 // fcPollRequestTimeout bounds each GET / of a poll, so that an API that
-// accepts the connection but never answers cannot hold a poll past the
+// accepts the connection but never replies cannot hold a poll past the
 // boot timeout by the client's own, longer timeout.
 const fcPollRequestTimeout = 500 * time.Millisecond
 

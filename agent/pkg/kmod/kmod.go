@@ -24,8 +24,8 @@ type Loader struct {
 	ModulesDir string
 	Run        Runner
 
-	// SysModuleDir is where the kernel lists the modules it holds, loaded
-	// or built in; "" means /sys/module.
+	// SysModuleDir is the directory in which the kernel lists the modules
+	// it holds, loaded or built in; "" means /sys/module.
 	SysModuleDir string
 
 	// finit loads one module file; nil means finit_module(2).
@@ -70,7 +70,7 @@ func (l *Loader) Load(name string, params []string) error {
 // loadWithDeps loads the module's dependencies in modules.dep order, then
 // the module itself, skipping those the kernel holds already. Two modules
 // often share dependencies (9p and 9pnet_virtio both need 9pnet and
-// netfs), and the kernel answers a second finit_module of a loaded module
+// netfs), and the kernel rejects a second finit_module of a loaded module
 // with EEXIST only after reading and verifying the whole file again: 45 ms
 // for netfs under TCG.
 func (l *Loader) loadWithDeps(name, params string) error {
@@ -85,23 +85,23 @@ func (l *Loader) loadWithDeps(name, params string) error {
 	// modules.dep lists a module's dependencies with the deepest last.
 	list := deps.deps[path]
 	for i := len(list) - 1; i >= 0; i-- {
-		if l.held(list[i]) {
+		if l.inKernel(list[i]) {
 			continue
 		}
 		if err := l.insert(list[i], ""); err != nil {
 			return err
 		}
 	}
-	if l.held(path) {
+	if l.inKernel(path) {
 		return nil
 	}
 	return l.insert(path, params)
 }
 
-// held reports whether the kernel lists the module of file relPath under
+// inKernel reports whether the kernel lists the module of file relPath under
 // /sys/module, as it does for every loaded module and for built-in ones
 // with parameters.
-func (l *Loader) held(relPath string) bool {
+func (l *Loader) inKernel(relPath string) bool {
 	dir := l.SysModuleDir
 	if dir == "" {
 		dir = "/sys/module"
