@@ -139,7 +139,7 @@ func TestParseBuildArgs(t *testing.T) {
 func TestCommandScript(t *testing.T) {
 	got := commandScript([]string{"/mnt/build/riscv64/e2e.test", "-test.run=It's"}, map[string]string{"B": "2", "A": "x y"})
 	want := "# Written by hostvm; run by /usr/local/sbin/hostvm-run in the guest.\n" +
-		"export HOSTVM_BUILD_DIR=/mnt/build HOSTVM_RUN_DIR=/mnt/run\n" +
+		"export HOSTVM_BUILD_DIR=/mnt/build HOSTVM_RUN_DIR=/mnt/run HOSTVM_OUT_DIR=/mnt/run/out\n" +
 		"export A='x y'\n" +
 		"export B='2'\n" +
 		"exec '/mnt/build/riscv64/e2e.test' '-test.run=It'\\''s'\n"

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -23,6 +24,7 @@ type runArgs struct {
 	common  commonFlags
 	vm      vmFlags
 	keep    bool
+	out     string
 	command []string
 }
 
@@ -35,7 +37,9 @@ running). The repository's build directory is mounted read-only at
 in /mnt/build/riscv64. COMMAND's stdout and stderr are streamed here, and
 hostvm exits with COMMAND's exit status, or 124 on timeout, or 125 when the
 VM fails. The run directory, with the console log, is kept unless COMMAND
-exits with status 0.`
+exits with status 0. With --out DIR, the files that COMMAND writes under
+$HOSTVM_OUT_DIR are copied to DIR on this machine when it ends, whatever its
+exit status.`
 
 func parseRunArgs(args []string) (runArgs, error) {
 	var r runArgs
@@ -43,6 +47,7 @@ func parseRunArgs(args []string) (runArgs, error) {
 	r.common.register(fs)
 	r.vm.register(fs, 30*time.Minute)
 	fs.BoolVar(&r.keep, "keep", false, "keep the run directory (console log, output files) after a successful run")
+	fs.StringVar(&r.out, "out", "", "host `DIR` that receives the files COMMAND writes under $HOSTVM_OUT_DIR")
 	if err := fs.Parse(args); err != nil {
 		return r, err
 	}
@@ -69,6 +74,11 @@ func runRun(log *logrus.Entry, args []string) int {
 		return usageExit(err)
 	}
 	opts.KeepRun = r.keep
+	if r.out != "" {
+		if opts.OutDir, err = filepath.Abs(r.out); err != nil {
+			return usageExit(fmt.Errorf("resolving --out %s: %w", r.out, err))
+		}
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -27,6 +27,9 @@ type vmOptions struct {
 	Env      map[string]string
 	ShareDir string // the build directory, shared read-only at /mnt/build
 	KeepRun  bool   // keep the run directory after a successful run
+	// OutDir receives the files the command writes under HOSTVM_OUT_DIR.
+	// An empty OutDir copies nothing.
+	OutDir string
 }
 
 // runInVM boots image, runs command as root inside it and returns its exit
@@ -61,6 +64,9 @@ func runInVM(ctx context.Context, log *logrus.Entry, image imageDir, cacheDir st
 		}
 	}()
 
+	if err := os.Mkdir(filepath.Join(runDir, runOutDir), 0o755); err != nil {
+		return res, fmt.Errorf("creating the output directory: %w", err)
+	}
 	script := commandScript(command, opts.Env)
 	if err := os.WriteFile(filepath.Join(runDir, runCommandFile), []byte(script), 0o755); err != nil {
 		return res, fmt.Errorf("writing the command script: %w", err)
@@ -99,6 +105,16 @@ func runInVM(ctx context.Context, log *logrus.Entry, image imageDir, cacheDir st
 	defer cancel()
 	sup := supervisor{runDir: runDir, stdout: stdout, stderr: stderr, log: log, poll: 200 * time.Millisecond, powerOffGrace: 30 * time.Second}
 	res, err = sup.supervise(ctx, cmd)
+	if opts.OutDir != "" {
+		// Copied after a failure too: a benchmark's partial results or a
+		// test's logs are what the user needs then.
+		n, copyErr := copyTree(filepath.Join(runDir, runOutDir), opts.OutDir)
+		if copyErr != nil {
+			err = errors.Join(err, fmt.Errorf("copying the command's output to %s: %w", opts.OutDir, copyErr))
+		} else {
+			log.Infof("copied %d output files to %s", n, opts.OutDir)
+		}
+	}
 	if err != nil {
 		if errors.Is(err, errVMStopped) {
 			err = fmt.Errorf("%w; see the console log and %s", err, filepath.Join(runDir, runQEMULog))
@@ -114,7 +130,7 @@ func runInVM(ctx context.Context, log *logrus.Entry, image imageDir, cacheDir st
 func commandScript(command []string, env map[string]string) string {
 	var b strings.Builder
 	b.WriteString("# Written by hostvm; run by /usr/local/sbin/hostvm-run in the guest.\n")
-	b.WriteString("export HOSTVM_BUILD_DIR=/mnt/build HOSTVM_RUN_DIR=/mnt/run\n")
+	b.WriteString("export HOSTVM_BUILD_DIR=/mnt/build HOSTVM_RUN_DIR=/mnt/run HOSTVM_OUT_DIR=/mnt/run/" + runOutDir + "\n")
 	keys := make([]string, 0, len(env))
 	for k := range env {
 		keys = append(keys, k)

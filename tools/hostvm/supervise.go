@@ -34,6 +34,8 @@ const (
 	runStatusFile  = "exit-status"
 	runConsoleLog  = "console.log"
 	runQEMULog     = "qemu.log"
+	// runOutDir holds what the command writes for --out.
+	runOutDir = "out"
 )
 
 // supervisor follows one VM through its run directory. It streams the
