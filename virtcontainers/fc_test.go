@@ -1043,7 +1043,7 @@ func TestFirecrackerThroughHypervisorFactory(t *testing.T) {
 }
 
 // TestFirecrackerStatePollBounded checks that a state poll gives up at the
-// boot timeout when the API accepts connections but never answers, instead
+// boot timeout when the API accepts connections but never replies, instead
 // of waiting for the HTTP client's own, longer timeout on each request.
 func TestFirecrackerStatePollBounded(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "api.sock")

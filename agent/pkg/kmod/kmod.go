@@ -69,10 +69,10 @@ func (l *Loader) Load(name string, params []string) error {
 
 // loadWithDeps loads the module's dependencies in modules.dep order, then
 // the module itself, skipping those the kernel holds already. Two modules
-// often share dependencies (9p and 9pnet_virtio both need 9pnet and
-// netfs), and the kernel rejects a second finit_module of a loaded module
-// with EEXIST only after reading and verifying the whole file again: 45 ms
-// for netfs under TCG.
+// often share dependencies: 9p and 9pnet_virtio both need 9pnet and netfs.
+// The kernel rejects a second finit_module of a loaded module with EEXIST
+// only after it has read and verified the whole file again, which took
+// 45 ms for netfs under TCG.
 func (l *Loader) loadWithDeps(name, params string) error {
 	deps, err := l.readModulesDep()
 	if err != nil {
