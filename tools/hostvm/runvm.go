@@ -65,7 +65,7 @@ func runInVM(ctx context.Context, log *logrus.Entry, image imageDir, cacheDir st
 	}()
 
 	if err := os.Mkdir(filepath.Join(runDir, runOutDir), 0o755); err != nil {
-		return res, fmt.Errorf("creating the output directory: %w", err)
+		return res, fmt.Errorf("creating the command's output directory: %w", err)
 	}
 	script := commandScript(command, opts.Env)
 	if err := os.WriteFile(filepath.Join(runDir, runCommandFile), []byte(script), 0o755); err != nil {
@@ -106,8 +106,8 @@ func runInVM(ctx context.Context, log *logrus.Entry, image imageDir, cacheDir st
 	sup := supervisor{runDir: runDir, stdout: stdout, stderr: stderr, log: log, poll: 200 * time.Millisecond, powerOffGrace: 30 * time.Second}
 	res, err = sup.supervise(ctx, cmd)
 	if opts.OutDir != "" {
-		// Copied after a failure too: a benchmark's partial results or a
-		// test's logs are what the user needs then.
+		// The output is copied after a failure too, because a benchmark's
+		// partial results or a test's logs are what the user needs then.
 		n, copyErr := copyTree(filepath.Join(runDir, runOutDir), opts.OutDir)
 		if copyErr != nil {
 			err = errors.Join(err, fmt.Errorf("copying the command's output to %s: %w", opts.OutDir, copyErr))
