@@ -158,7 +158,7 @@ func buildImage(ctx context.Context, log *logrus.Entry, spec imageSpec, dir imag
 	rootfs := filepath.Join(string(dir), "rootfs")
 	guest := filepath.Join(string(dir), "guest")
 
-	if err := writeFS(guestFiles, "guest", guest); err != nil {
+	if _, err := writeFS(guestFiles, "guest", guest); err != nil {
 		return m, err
 	}
 
@@ -298,9 +298,13 @@ func makeExt4(ctx context.Context, rootfs, image string, size int64) error {
 	return nil
 }
 
-// writeFS copies the tree under root of fsys into dir.
-func writeFS(fsys fs.FS, root, dir string) error {
-	return fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
+// writeFS copies the directories and regular files under root of fsys into
+// dir, replacing files of the same name, and returns how many files it
+// wrote. Any other entry, such as a symbolic link or a fifo, is an error
+// rather than followed, because the tree may come from a guest.
+func writeFS(fsys fs.FS, root, dir string) (int, error) {
+	n := 0
+	err := fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -309,15 +313,24 @@ func writeFS(fsys fs.FS, root, dir string) error {
 			return err
 		}
 		target := filepath.Join(dir, rel)
-		if d.IsDir() {
+		switch {
+		case d.IsDir():
 			return os.MkdirAll(target, 0o755)
+		case !d.Type().IsRegular():
+			return fmt.Errorf("%s is a %s: only regular files and directories are copied", rel, d.Type())
 		}
+
 		data, err := fs.ReadFile(fsys, p)
 		if err != nil {
 			return err
 		}
-		return os.WriteFile(target, data, 0o644)
+		if err := os.WriteFile(target, data, 0o644); err != nil {
+			return err
+		}
+		n++
+		return nil
 	})
+	return n, err
 }
 
 func copyFile(src, dst string) error {

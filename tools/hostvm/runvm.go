@@ -108,7 +108,9 @@ func runInVM(ctx context.Context, log *logrus.Entry, image imageDir, cacheDir st
 	if opts.OutDir != "" {
 		// The output is copied after a failure too, because a benchmark's
 		// partial results or a test's logs are what the user needs then.
-		n, copyErr := copyTree(filepath.Join(runDir, runOutDir), opts.OutDir)
+		// The command writes this tree as root in the guest, so writeFS
+		// rejects links in it instead of following them on this host.
+		n, copyErr := writeFS(os.DirFS(filepath.Join(runDir, runOutDir)), ".", opts.OutDir)
 		if copyErr != nil {
 			err = errors.Join(err, fmt.Errorf("copying the command's output to %s: %w", opts.OutDir, copyErr))
 		} else {

@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-func TestCopyTree(t *testing.T) {
+func TestWriteFSReplacesFiles(t *testing.T) {
 	src := t.TempDir()
 	dst := filepath.Join(t.TempDir(), "results")
 	if err := os.MkdirAll(filepath.Join(src, "plots"), 0o755); err != nil {
@@ -27,27 +27,37 @@ func TestCopyTree(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	n, err := copyTree(src, dst)
-	if err != nil || n != len(files) {
-		t.Fatalf("copyTree = %d, %v, want %d files", n, err, len(files))
+	n, err := writeFS(os.DirFS(src), ".", dst)
+	if err != nil {
+		t.Fatalf("writeFS: %v", err)
+	}
+	if n != len(files) {
+		t.Errorf("writeFS wrote %d files, want %d", n, len(files))
 	}
 	for name, want := range files {
 		got, err := os.ReadFile(filepath.Join(dst, name))
-		if err != nil || string(got) != want {
-			t.Errorf("%s = %q, %v, want %q", name, got, err, want)
+		if err != nil {
+			t.Errorf("reading %s: %v", name, err)
+			continue
+		}
+		if string(got) != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
 		}
 	}
 }
 
-func TestCopyTreeRejectsSymlinks(t *testing.T) {
+func TestWriteFSRejectsSymlinks(t *testing.T) {
 	src := t.TempDir()
 	if err := os.Symlink("/etc/shadow", filepath.Join(src, "escape")); err != nil {
 		t.Fatal(err)
 	}
 	dst := t.TempDir()
-	_, err := copyTree(src, dst)
-	if err == nil || !strings.Contains(err.Error(), "escape") {
-		t.Fatalf("copyTree = %v, want an error naming the link", err)
+	_, err := writeFS(os.DirFS(src), ".", dst)
+	if err == nil {
+		t.Fatal("writeFS copied a symbolic link, want an error")
+	}
+	if !strings.Contains(err.Error(), "escape") {
+		t.Errorf("writeFS error %q does not name the link", err)
 	}
 	if _, err := os.Lstat(filepath.Join(dst, "escape")); !os.IsNotExist(err) {
 		t.Errorf("the link reached the destination: %v", err)
