@@ -25,7 +25,7 @@ type Loader struct {
 	Run        Runner
 
 	// SysModuleDir is the directory in which the kernel lists the modules
-	// it holds, loaded or built in; "" means /sys/module.
+	// it holds, loaded or built in. An empty SysModuleDir means /sys/module.
 	SysModuleDir string
 
 	// finit loads one module file; nil means finit_module(2).

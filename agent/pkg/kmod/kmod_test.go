@@ -86,10 +86,10 @@ func TestLoadRejectsBadNames(t *testing.T) {
 	}
 }
 
-// TestLoadWithDepsSkipsHeldModules loads two modules that share their
+// TestLoadWithDepsLoadsEachModuleOnce loads two modules that share their
 // dependencies, with one of those built in, and checks that each module
 // file reaches finit_module once.
-func TestLoadWithDepsSkipsHeldModules(t *testing.T) {
+func TestLoadWithDepsLoadsEachModuleOnce(t *testing.T) {
 	modules := t.TempDir()
 	sys := t.TempDir()
 	dep := "kernel/fs/9p/9p.ko: kernel/net/9p/9pnet.ko kernel/fs/netfs/netfs.ko\n" +
